@@ -1,0 +1,351 @@
+"""Public assertion helpers for tests of piecewise-linear networks and attributions (numpy.testing style).
+
+Each helper raises ``AssertionError`` with a numpy-testing-like report (how many entries mismatch, the worst one, the
+tolerance used) when the property fails, and ``ValueError`` when its preconditions are not met (a point that is not
+in the region, a point on a hinge where an interior point is needed), so a wrongly set-up test never passes
+vacuously.  In exact mode (an exact network or ``Fraction`` arrays anywhere) every comparison is ``==``; in float64
+the tolerances are the named constants below, scaled by the magnitude of the computation (|W| products applied to
+|x|), so cancellation does not make them meaningless.
+
+Nothing here imports hypothesis.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from ._lines import one_sided_trace, segment_is_affine
+from ._validation import as_array, check_index, is_exact
+from .exact import to_fraction, to_float
+from .layers import Dense, LeakyReLU
+from .network import Network
+
+__all__ = [
+    "assert_exact_equal", "assert_conserves", "assert_affine_on_region",
+    "assert_gradient_matches_finite_difference", "assert_taylor_exact",
+    "AFFINE_RTOL", "MEMBERSHIP_RTOL", "CONSERVATION_RTOL", "FD_RTOL", "FD_ROUNDING_FACTOR", "TAYLOR_RTOL",
+]
+
+AFFINE_RTOL = 1e-12        # f(p) vs A p + c, relative to the magnitude |W|...|W||p| + |b| terms
+MEMBERSHIP_RTOL = 1e-12    # float64 closed-region membership: (2 s - 1) z >= -MEMBERSHIP_RTOL * magnitude
+CONSERVATION_RTOL = 1e-12  # sum(R_lower) + absorbed vs sum(R_upper), relative to the sum of absolute values
+FD_RTOL = 1e-9             # finite-difference gradient vs masked weight product, relative to the magnitude
+FD_ROUNDING_FACTOR = 64.0  # central differences lose ~ eps * |f| / h; allow this many such units
+TAYLOR_RTOL = 1e-12        # first-order Taylor identity, relative to the magnitude of both sides
+
+
+# ---------------------------------------------------------------------------------------------------- reporting
+def _fail(title: str, actual: np.ndarray, desired: np.ndarray, bad: np.ndarray, detail: str = "") -> None:
+    actual, desired, bad = np.asarray(actual), np.asarray(desired), np.asarray(bad, dtype=bool)
+    count, total = int(bad.sum()), bad.size
+    first = tuple(int(i) for i in np.argwhere(bad)[0]) if count else ()
+    lines = [title, "", f"Mismatched elements: {count} / {total} ({100.0 * count / max(total, 1):.3g}%)"]
+    if count:
+        a, d = actual[first], desired[first]
+        a, d = (a.item() if isinstance(a, np.generic) else a), (d.item() if isinstance(d, np.generic) else d)
+        lines.append(f"First mismatch at index {first}: actual {a!r}, desired {d!r}")
+        difference = to_float(np.abs(actual[bad] - desired[bad]))
+        lines.append(f"Max absolute difference among mismatches: {float(np.max(difference)):.6g}")
+    if detail:
+        lines.append(detail)
+    lines += [f" actual: {np.array2string(actual, threshold=20)}", f" desired: {np.array2string(desired, threshold=20)}"]
+    raise AssertionError("\n".join(lines))
+
+
+def _as_fractions(value, name: str) -> np.ndarray:
+    array = as_array(value, name, allow_empty=True)
+    return array if is_exact(array) else to_fraction(array)
+
+
+def assert_exact_equal(actual, desired, *, err_msg: str = "") -> None:
+    """Assert two arrays are equal as exact rationals (floats are compared by their exact dyadic value).
+
+    Shapes must match exactly (no broadcasting).  ``Fraction(1, 3)`` never equals ``1/3`` in float64.
+    """
+    a = _as_fractions(actual, "actual")
+    d = _as_fractions(desired, "desired")
+    if a.shape != d.shape:
+        raise AssertionError(f"Arrays are not exactly equal\n\nshapes differ: actual {a.shape}, desired {d.shape}"
+                             + (f"\n{err_msg}" if err_msg else ""))
+    bad = np.asarray(a != d, dtype=bool).reshape(a.shape)
+    if bad.any():
+        _fail("Arrays are not exactly equal", a, d, bad, err_msg)
+
+
+def _assert_close(actual, desired, tolerance, title: str, detail: str = "") -> None:
+    """Exact equality for object arrays, else |actual - desired| <= tolerance entrywise."""
+    if is_exact(np.asarray(actual)) or is_exact(np.asarray(desired)):
+        assert_exact_equal(actual, desired, err_msg=detail)
+        return
+    actual, desired = np.asarray(actual, float), np.asarray(desired, float)
+    bad = ~(np.abs(actual - desired) <= tolerance)
+    if bad.any():
+        worst = np.max(np.abs(actual - desired)[bad] - np.broadcast_to(tolerance, bad.shape)[bad])
+        _fail(title, actual, desired, bad, (detail + "\n" if detail else "") + f"Excess over tolerance: {worst:.6g}")
+
+
+# ---------------------------------------------------------------------------------------------------- conservation
+def assert_conserves(R_lower, R_upper, absorbed=0, *, rtol: float = CONSERVATION_RTOL, atol: float = 0.0) -> None:
+    """Assert sum_i R_lower[..., i] + absorbed == sum_j R_upper[..., j] for every sample.
+
+    Parameters
+    ----------
+    R_lower : (..., d_l)
+        Relevance of the lower layer.
+    R_upper : (..., d_u)
+        Relevance of the upper layer (same leading shape).
+    absorbed : scalar or array broadcastable to the leading shape
+        Relevance absorbed on the way (by biases, epsilon, skipped neurons): the ledger term.
+    rtol, atol : float
+        Float64 tolerance: |lhs - rhs| <= atol + rtol * (sum |R_lower| + |absorbed| + sum |R_upper|).  Ignored in exact
+        mode, where equality must hold exactly.
+    """
+    lower = as_array(R_lower, "R_lower", ndim=None)
+    upper = as_array(R_upper, "R_upper", ndim=None)
+    absorbed = as_array(absorbed, "absorbed", allow_empty=True)
+    if lower.ndim == 0 or upper.ndim == 0 or lower.shape[:-1] != upper.shape[:-1]:
+        raise ValueError(f"R_lower, R_upper: need the same leading shape, got {lower.shape} and {upper.shape}")
+    lhs = lower.sum(axis=-1) + absorbed
+    rhs = upper.sum(axis=-1)
+    if np.shape(lhs) != rhs.shape:
+        raise ValueError(f"absorbed: shape {absorbed.shape} does not broadcast to the sample shape {rhs.shape}")
+    exact = is_exact(lower) or is_exact(upper) or is_exact(absorbed)
+    if exact:
+        assert_exact_equal(lhs, rhs, err_msg="Relevance is not conserved exactly (sum R_lower + absorbed vs sum R_upper)")
+        return
+    scale = np.abs(lower).sum(axis=-1) + np.abs(absorbed) + np.abs(upper).sum(axis=-1)
+    _assert_close(lhs, rhs, atol + rtol * scale, "Relevance is not conserved (sum R_lower + absorbed vs sum R_upper)",
+                  f"rtol={rtol}, atol={atol}")
+
+
+# ---------------------------------------------------------------------------------------------------- region helpers
+def _prepare(net, arrays: dict) -> tuple:
+    """Validate the network and inputs; switch to exact mode if the network or any input is exact."""
+    if not isinstance(net, Network):
+        raise ValueError(f"net: expected a Network, got {type(net).__name__}")
+    checked = {name: as_array(value, name, ndim=(1, 2)) for name, value in arrays.items()}
+    for name, array in checked.items():
+        if array.shape[-1] != net.in_features:
+            raise ValueError(f"{name}: expected shape (n, {net.in_features}) or ({net.in_features},), got {array.shape}")
+    exact = net.exact or any(is_exact(a) for a in checked.values())
+    if exact:
+        net = net.to_exact()
+        checked = {name: a if is_exact(a) else to_fraction(a) for name, a in checked.items()}
+    return net, exact, checked
+
+
+def _abs_network(net: Network) -> Network:
+    """The network with |W|, |b| (and |slope|): applied with a fixed pattern to |x| it bounds every partial sum."""
+    layers = []
+    for layer in net.layers:
+        if layer.kind == "affine":
+            layers.append(Dense(np.abs(layer.W), np.abs(layer.b)))
+        elif layer.negative_slope < 0:
+            layers.append(LeakyReLU(abs(layer.negative_slope)))
+        else:
+            layers.append(layer)
+    return Network(layers)
+
+
+def _magnitude(net: Network, points: np.ndarray, patterns) -> np.ndarray:
+    """|W_L| D |W_{L-1}| ... (|W_1| |p| + |b_1|) ... + |b_L| under ``patterns``: a scale for rounding, (n, d_out)."""
+    patterns = tuple(np.broadcast_to(p, (points.shape[0], p.shape[1])) for p in patterns)
+    return np.abs(to_float(_abs_network(net).forward_fixed(np.abs(to_float(points)), patterns)))
+
+
+def _closed_membership(net: Network, x: np.ndarray, points: np.ndarray, exact: bool) -> np.ndarray:
+    """Bool (n,): point i lies in the closure of the region of the single point x (pattern s(x))."""
+    patterns = net.trace(x[None, :]).patterns
+    inside = np.ones(points.shape[0], dtype=bool)
+    for (A, c), pattern in zip(net.preactivation_maps(patterns), patterns):
+        z = points @ A[0].T + c[0]                       # (n, d_m), pre-activations under x's pattern
+        signed = np.where(pattern[0], z, -z)             # must be >= 0 on the closed region
+        if exact:
+            inside &= np.all(np.asarray(signed >= 0, dtype=bool), axis=1)
+        else:
+            scale = np.abs(to_float(points)) @ np.abs(to_float(A[0])).T + np.abs(to_float(c[0]))
+            inside &= np.all(to_float(signed) >= -MEMBERSHIP_RTOL * scale, axis=1)
+    return inside
+
+
+def assert_affine_on_region(net: Network, x, points, *, rtol: float = AFFINE_RTOL, atol: float = 0.0,
+                            outside: str = "raise") -> None:
+    """Assert f(p) = A p + c for every point p in the closed linear region of x, (A, c) = ``net.local_affine(x)``.
+
+    Parameters
+    ----------
+    net : Network
+    x : (d,)
+        The point whose region is tested (its pattern s(x), with ReLU'(0) = 0).
+    points : (n, d) or (d,)
+        Points of the closed region {p : (2 s_k - 1) z_k(p) >= 0 under s(x)} (decided exactly in exact mode).
+    rtol, atol : float
+        Float64 tolerance, relative to the magnitude of the forward pass.  Exact mode compares with ``==``.
+    outside : "raise" or "skip"
+        What to do with points outside the closed region: raise ``ValueError`` (default) or leave them out (a
+        ``ValueError`` is still raised if no point is left, so the check is never vacuous).
+    """
+    if outside not in ("raise", "skip"):
+        raise ValueError(f"outside: expected 'raise' or 'skip', got {outside!r}")
+    net, exact, arrays = _prepare(net, {"x": x, "points": points})
+    x, points = arrays["x"], np.atleast_2d(arrays["points"])
+    if x.ndim != 1:
+        raise ValueError(f"x: expected a single point of shape ({net.in_features},), got {x.shape}")
+    inside = _closed_membership(net, x, points, exact)
+    if not inside.all():
+        if outside == "raise":
+            raise ValueError(f"points: {int((~inside).sum())} of {points.shape[0]} lie outside the closed region of x "
+                             f"(indices {np.flatnonzero(~inside)[:10].tolist()})")
+        points = points[inside]
+        if points.shape[0] == 0:
+            raise ValueError("points: none lies in the closed region of x, nothing to check")
+    A, c = net.local_affine(x)
+    desired = points @ A.T + c
+    actual = net(points)
+    tolerance = None if exact else atol + rtol * _magnitude(net, points, net.trace(x[None, :]).patterns)
+    _assert_close(actual, desired, tolerance, "Network is not affine on the region of x: f(p) != A p + c",
+                  f"rtol={rtol}, atol={atol}")
+
+
+# ---------------------------------------------------------------------------------------------------- finite differences
+def _coordinate_margin(net: Network, x2: np.ndarray) -> list:
+    """Per point: the largest h such that every unit keeps its sign under any coordinate move of size < h.
+
+    Unit k with pre-activation z_k = a_k^T x + c_k on the region keeps its sign while |t| max_i |a_ki| < |z_k|, so
+    the margin is min_k |z_k| / max_i |a_ki| over units with a_k != 0.  Returns None for a point with no such unit
+    (f is affine everywhere near it) and 0 for a point on a hinge.
+    """
+    trace = net.trace(x2)
+    margins = [None] * x2.shape[0]
+    for (A, c), z in zip(net.preactivation_maps(trace.patterns), trace.preactivations):
+        row_max = np.max(np.abs(A), axis=2) if A.shape[2] else np.zeros(c.shape)
+        for n in range(x2.shape[0]):
+            for j in range(c.shape[1]):
+                if row_max[n, j] != 0:
+                    margin = abs(z[n, j]) / row_max[n, j]
+                    margins[n] = margin if margins[n] is None or margin < margins[n] else margins[n]
+    return margins
+
+
+def assert_gradient_matches_finite_difference(net: Network, x, *, output: int | None = None,
+                                              rtol: float = FD_RTOL, atol: float = 0.0) -> None:
+    """Assert the Jacobian (or one output's gradient) equals central finite differences at interior points.
+
+    For point x with coordinate margin m (see Notes) the step is h = m / 2, so x +- h e_i stay in x's open region
+    and the central difference (f(x + h e_i) - f(x - h e_i)) / (2 h) of the affine piece is the exact partial
+    derivative.  In exact mode both sides must be equal; in float64 the tolerance is
+    atol + rtol |J| + FD_ROUNDING_FACTOR * eps * (|f|(x + h e_i) + |f|(x - h e_i)) / (2 h), with |f| the magnitude.
+
+    Parameters
+    ----------
+    net : Network
+    x : (n, d) or (d,)
+        Interior points; a point exactly on a hinge (margin 0) raises ``ValueError``.
+    output : int, optional
+        Compare ``net.gradient(x, output=...)``; by default the whole Jacobian.
+
+    Notes
+    -----
+    Unit k with z_k = a_k^T x + c_k keeps its sign under a move t e_i while |t| |a_ki| < |z_k|, so the margin is
+    min_k |z_k| / max_i |a_ki| over units with a_k != 0 (the region's extent along the coordinate axes).
+    """
+    net, exact, arrays = _prepare(net, {"x": x})
+    x2 = np.atleast_2d(arrays["x"])
+    if output is not None:
+        output = check_index(output, "output", net.out_features)
+    n, d = x2.shape
+    margins = _coordinate_margin(net, x2)
+    on_hinge = [i for i, m in enumerate(margins) if m is not None and m == 0]
+    if on_hinge:
+        raise ValueError(f"x: points {on_hinge[:10]} lie on a hinge (margin 0); finite differences need interior points")
+    one = Fraction(1) if exact else 1.0
+    h = np.array([one if m is None else m / 2 for m in margins], dtype=object if exact else float)
+    steps = np.eye(d, dtype=object if exact else float) * (one if exact else 1.0)
+    plus = x2[:, None, :] + h[:, None, None] * steps[None]      # (n, d, d): row i moved along e_i
+    minus = x2[:, None, :] - h[:, None, None] * steps[None]
+    f_plus = net(plus.reshape(n * d, d)).reshape(n, d, -1)
+    f_minus = net(minus.reshape(n * d, d)).reshape(n, d, -1)
+    spacing = (plus - minus)[:, np.arange(d), np.arange(d)]     # the step actually taken, (n, d)
+    fd = np.swapaxes((f_plus - f_minus) / spacing[:, :, None], 1, 2)   # (n, d_out, d)
+    J = net.jacobian(x2)
+    if output is not None:
+        fd, J = fd[:, output], J[:, output]
+    if exact:
+        assert_exact_equal(fd, J, err_msg="central finite differences vs net.jacobian")
+        return
+    patterns = net.trace(x2).patterns
+    mag_plus = _magnitude(net, plus.reshape(n * d, d), [np.repeat(p, d, axis=0) for p in patterns]).reshape(n, d, -1)
+    mag_minus = _magnitude(net, minus.reshape(n * d, d), [np.repeat(p, d, axis=0) for p in patterns]).reshape(n, d, -1)
+    rounding = FD_ROUNDING_FACTOR * np.finfo(float).eps * np.swapaxes((mag_plus + mag_minus) / spacing[:, :, None], 1, 2)
+    if output is not None:
+        rounding = rounding[:, output]
+    _assert_close(fd, J, atol + rtol * np.abs(J) + rounding, "Gradient does not match central finite differences",
+                  f"rtol={rtol}, atol={atol}, steps h={h.tolist()[:5]}")
+
+
+# ---------------------------------------------------------------------------------------------------- Taylor
+def assert_taylor_exact(net: Network, x, x_root, *, output: int = 0, gradient_at: str = "segment",
+                        rtol: float = TAYLOR_RTOL, atol: float = 0.0) -> None:
+    """Assert f(x) = f(x_root) + g^T (x - x_root) with no remainder, where the segment [x_root, x] is one piece.
+
+    Parameters
+    ----------
+    net : Network
+    x, x_root : (n, d) or (d,)
+        Points and roots (x_root may be a single (d,) root shared by all points).
+    output : int
+        The explained output ξ.
+    gradient_at : "segment" or "root"
+        "segment" (default): g is the gradient of the affine piece the segment starts in at x_root (the one-sided
+        pattern towards x), the gradient of the region containing the segment.  "root": g is
+        ``net.gradient(x_root)`` with ReLU'(0) = 0; for a root on its own neuron's hinge this is the gradient of a
+        neighbouring region and the identity fails ([SL22] §5: a root on its hinge gets a zero gradient).
+    rtol, atol : float
+        Float64 tolerance relative to |f(x)| + |f(x_root)| + |g| |x - x_root| magnitudes; exact mode uses ``==``.
+
+    Raises
+    ------
+    ValueError
+        If an activation pattern changes inside the open segment (x_root, x): then Taylor's first order need not be
+        exact and the test is set up wrongly.
+
+    Notes
+    -----
+    f is affine on the closed segment, so f(x) - f(x_root) = g^T (x - x_root) exactly (THEORY.md §1).
+    """
+    if gradient_at not in ("segment", "root"):
+        raise ValueError(f"gradient_at: expected 'segment' or 'root', got {gradient_at!r}")
+    net, exact, arrays = _prepare(net, {"x": x, "x_root": x_root})
+    output = check_index(output, "output", net.out_features)
+    x2 = np.atleast_2d(arrays["x"])
+    roots = np.atleast_2d(arrays["x_root"])
+    if roots.shape[0] == 1 and x2.shape[0] > 1:
+        roots = np.repeat(roots, x2.shape[0], axis=0)
+    if roots.shape != x2.shape:
+        raise ValueError(f"x_root: expected shape {x2.shape} or ({x2.shape[1]},) to match x, got {arrays['x_root'].shape}")
+    crossing = [i for i in range(x2.shape[0]) if not segment_is_affine(net, roots[i], x2[i])]
+    if crossing:
+        raise ValueError(f"x, x_root: the segments of points {crossing[:10]} cross a region boundary; the first-order "
+                         f"Taylor identity need not hold there")
+    step = x2 - roots
+    if gradient_at == "root":
+        g = net.gradient(roots, output=output)
+    else:
+        layers, _, _ = one_sided_trace(net, roots, step)
+        g = net.backward_fixed(_unit_rows(net, roots.shape[0], output, exact), tuple(p for _, _, p in layers))
+    f_x, f_root = net(x2)[:, output], net(roots)[:, output]
+    first_order = np.sum(g * step, axis=1)
+    tolerance = None
+    if not exact:
+        tolerance = atol + rtol * (np.abs(f_x) + np.abs(f_root) + np.sum(np.abs(g * step), axis=1))
+    _assert_close(f_x, f_root + first_order, tolerance,
+                  "Taylor expansion at x_root is not exact: f(x) != f(x_root) + g^T (x - x_root)",
+                  f"gradient_at={gradient_at!r}, rtol={rtol}, atol={atol}")
+
+
+def _unit_rows(net: Network, n: int, output: int, exact: bool) -> np.ndarray:
+    g = np.zeros((n, net.out_features), dtype=object if exact else float)
+    g[:, output] = 1
+    return g
