@@ -37,8 +37,8 @@ from .layers import Dense, LeakyReLU, ReLU
 from .network import Network
 
 __all__ = [
-    "networks", "nondegenerate_networks", "degenerate_networks", "inputs", "grid_values",
-    "hinge_points", "near_hinge_points", "HingePoint", "NearHingePoint", "data",
+    "networks", "nondegenerate_networks", "degenerate_networks", "inputs", "interior_inputs", "grid_values",
+    "hinge_points", "near_hinge_points", "on_hinge", "HingePoint", "NearHingePoint", "data",
 ]
 
 MAX_RAY_PIECES = 200  # affine pieces a hinge walk may cross before giving up on a ray
@@ -318,6 +318,35 @@ def inputs(net_or_d, *, batch: int | None = None, bound=2.0, denominator: int | 
         return _grid_array(draw, shape, top, denominator, bool(exact))
 
     return build()
+
+
+def on_hinge(net: Network, x) -> np.ndarray:
+    """Bool (n,): some unit has z = 0 exactly at x while its pre-activation is not constant near x.
+
+    Decided in exact arithmetic.  A unit whose gradient row on x's region is zero (z_k = A_k x + c_k with A_k = 0)
+    does not bend f near x, so z_k = 0 there does not count.
+    """
+    exact_net = net.to_exact()
+    x2 = np.atleast_2d(to_fraction(x))
+    trace = exact_net.trace(x2)
+    result = np.zeros(x2.shape[0], dtype=bool)
+    for (A, _), z in zip(exact_net.preactivation_maps(trace.patterns), trace.preactivations):
+        bends = np.any(np.asarray(A != 0, dtype=bool), axis=2)
+        result |= np.any(np.asarray(z == 0, dtype=bool) & bends, axis=1)
+    return result
+
+
+def interior_inputs(net: Network, *, batch: int | None = None, bound=2.0, denominator: int | None = None,
+                    exact: bool = False):
+    """``inputs(net, ...)`` restricted to points in the interior of their linear region (no point on a hinge).
+
+    The excluded points are those where :func:`on_hinge` is True (checked exactly); they are where gradients and
+    patterns are one-sided, so finite differences and "same pattern nearby" properties must avoid them.
+    """
+    if not isinstance(net, Network):
+        raise ValueError(f"net: expected a Network, got {type(net).__name__}")
+    return inputs(net, batch=batch, bound=bound, denominator=denominator, exact=exact).filter(
+        lambda x: not on_hinge(net, x).any())
 
 
 # ---------------------------------------------------------------------------------------------------- hinges
