@@ -129,6 +129,7 @@ class _Reader:
             self.fail(f"entries {key}.num and {key}.den: shapes {num.shape} and {den.shape} differ")
         out = np.empty(num.shape, dtype=object)
         for i, (p, q) in enumerate(zip(num.flat, den.flat)):
+            p, q = str(p), str(q)
             if not (_INTEGER.match(str(p)) and _INTEGER.match(str(q))) or str(q).startswith("-") or int(q) == 0:
                 self.fail(f"entry {key}: {p!r}/{q!r} is not a fraction with a positive denominator")
             out.flat[i] = Fraction(int(p), int(q))
