@@ -12,6 +12,7 @@ Nothing here imports hypothesis.
 
 from __future__ import annotations
 
+import numbers
 from fractions import Fraction
 
 import numpy as np
@@ -55,8 +56,17 @@ def _fail(title: str, actual: np.ndarray, desired: np.ndarray, bad: np.ndarray, 
 
 
 def _as_fractions(value, name: str) -> np.ndarray:
-    array = as_array(value, name, allow_empty=True)
-    return array if is_exact(array) else to_fraction(array)
+    """Any real array (float, int, Fraction, or a mixed object array of them) as exact Fractions."""
+    array = np.asarray(value)
+    if array.dtype == object:
+        out = np.empty(array.shape, dtype=object)
+        for i, v in enumerate(array.flat):
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Rational, float, np.floating)) \
+                    or not np.isfinite(float(v)):
+                raise ValueError(f"{name}: entry {v!r} of an array of shape {array.shape} is not a finite real")
+            out.flat[i] = Fraction(v)
+        return out
+    return to_fraction(as_array(value, name, allow_empty=True))
 
 
 def assert_exact_equal(actual, desired, *, err_msg: str = "") -> None:
@@ -102,16 +112,21 @@ def assert_conserves(R_lower, R_upper, absorbed=0, *, rtol: float = CONSERVATION
         Float64 tolerance: |lhs - rhs| <= atol + rtol * (sum |R_lower| + |absorbed| + sum |R_upper|).  Ignored in exact
         mode, where equality must hold exactly.
     """
-    lower = as_array(R_lower, "R_lower", ndim=None)
-    upper = as_array(R_upper, "R_upper", ndim=None)
+    lower = as_array(R_lower, "R_lower")
+    upper = as_array(R_upper, "R_upper")
     absorbed = as_array(absorbed, "absorbed", allow_empty=True)
     if lower.ndim == 0 or upper.ndim == 0 or lower.shape[:-1] != upper.shape[:-1]:
         raise ValueError(f"R_lower, R_upper: need the same leading shape, got {lower.shape} and {upper.shape}")
-    lhs = lower.sum(axis=-1) + absorbed
-    rhs = upper.sum(axis=-1)
-    if np.shape(lhs) != rhs.shape:
-        raise ValueError(f"absorbed: shape {absorbed.shape} does not broadcast to the sample shape {rhs.shape}")
     exact = is_exact(lower) or is_exact(upper) or is_exact(absorbed)
+    if exact:   # a float entry next to exact ones counts with its exact dyadic value
+        lower, upper, absorbed = (_as_fractions(a, name) for a, name in
+                                  ((lower, "R_lower"), (upper, "R_upper"), (absorbed, "absorbed")))
+    rhs = upper.sum(axis=-1)
+    try:
+        absorbed = np.broadcast_to(absorbed, rhs.shape)
+    except ValueError:
+        raise ValueError(f"absorbed: shape {absorbed.shape} does not broadcast to the sample shape {rhs.shape}") from None
+    lhs = lower.sum(axis=-1) + absorbed
     if exact:
         assert_exact_equal(lhs, rhs, err_msg="Relevance is not conserved exactly (sum R_lower + absorbed vs sum R_upper)")
         return

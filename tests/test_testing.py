@@ -1,0 +1,163 @@
+"""The public assertion helpers pass on true statements, fail on false ones, and refuse wrong set-ups."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from dtd_ref import Dense, LeakyReLU, Network, ReLU, mlp, to_fraction
+from dtd_ref import _lines
+from dtd_ref import _reference_network as ref
+from dtd_ref import strategies as dst
+from dtd_ref.testing import (_closed_membership, assert_affine_on_region, assert_conserves, assert_exact_equal,
+                             assert_gradient_matches_finite_difference, assert_taylor_exact)
+
+SMALL = dict(max_depth=3, max_width=3, relu_on_output=True)
+
+
+def ramp():
+    """f(x) = relu(x_0 - 1) + 0 * x_1: hinge at x_0 = 1, slope 1 to the right, 0 to the left."""
+    return Network([Dense([[1.0, 0.0]], [-1.0]), ReLU()])
+
+
+# ---------------------------------------------------------------------------------------------------- exact equality
+def test_assert_exact_equal():
+    assert_exact_equal([Fraction(1, 2), 3], [0.5, 3.0])
+    with pytest.raises(AssertionError, match=r"(?s)Mismatched elements: 1 / 2.*index \(1,\)"):
+        assert_exact_equal([0.5, Fraction(1, 3)], [0.5, 1 / 3])        # 1/3 is not a float
+    with pytest.raises(AssertionError, match="shapes differ"):
+        assert_exact_equal([1.0], [[1.0]])
+
+
+# ---------------------------------------------------------------------------------------------------- conservation
+def test_assert_conserves_float_and_exact():
+    assert_conserves([[0.1, 0.2], [1.0, -1.0]], [[0.3], [0.0]])           # within CONSERVATION_RTOL
+    assert_conserves([[1.0, 1.0]], [[3.0]], absorbed=[1.0])                # the ledger closes the gap
+    with pytest.raises(AssertionError, match="not conserved"):
+        assert_conserves([[1.0, 1.0]], [[3.0]])
+    thirds = np.array([[Fraction(1, 3), Fraction(2, 3)]], dtype=object)
+    assert_conserves(thirds, np.array([[1]], dtype=object))
+    with pytest.raises(AssertionError, match="not conserved exactly"):
+        assert_conserves(thirds, np.array([[1 + Fraction(1, 10 ** 30)]], dtype=object))
+    with pytest.raises(ValueError, match="same leading shape"):
+        assert_conserves(np.ones((2, 3)), np.ones((3, 1)))
+    with pytest.raises(ValueError, match="absorbed"):
+        assert_conserves(np.ones((2, 3)), np.ones((2, 1)), absorbed=np.ones(3))
+
+
+# ---------------------------------------------------------------------------------------------------- affine on region
+def test_assert_affine_on_region_catches_a_wrong_local_map(monkeypatch):
+    net = mlp((2, 4, 1), rng=0)
+    x = np.array([0.3, -0.2])
+    points = x + 1e-4 * np.random.default_rng(0).normal(size=(5, 2))
+    assert_affine_on_region(net, x, points, outside="skip")
+    true_local_affine = net.local_affine
+    monkeypatch.setattr(net, "local_affine", lambda z: (true_local_affine(z)[0], true_local_affine(z)[1] + 1e-9))
+    with pytest.raises(AssertionError, match=r"not affine on the region of x"):
+        assert_affine_on_region(net, x, points, outside="skip")
+
+
+def test_assert_affine_on_region_preconditions():
+    net = ramp()
+    with pytest.raises(ValueError, match="outside the closed region of x"):
+        assert_affine_on_region(net, [2.0, 0.0], [[0.0, 0.0]])
+    with pytest.raises(ValueError, match="none lies in the closed region"):
+        assert_affine_on_region(net, [2.0, 0.0], [[0.0, 0.0]], outside="skip")
+    with pytest.raises(ValueError, match="outside"):
+        assert_affine_on_region(net, [2.0, 0.0], [[1.0, 0.0]], outside="maybe")
+    # the hinge itself belongs to the closure of both sides, decided exactly
+    assert_affine_on_region(net, [2.0, 0.0], [[1.0, 5.0]])
+    assert_affine_on_region(net, [0.0, 0.0], np.array([[1, 5]], dtype=object))
+
+
+@given(dst.nondegenerate_networks(**SMALL), dst.data())
+def test_closed_membership_matches_its_loop_twin_exactly(net, data):
+    exact_net = net.to_exact()
+    x = data.draw(dst.inputs(net, denominator=2, exact=True))
+    points = data.draw(dst.inputs(net, batch=4, denominator=2, exact=True))
+    hinge = data.draw(dst.hinge_points(net)).x
+    points = np.vstack([points, hinge[None, :], x[None, :]])
+    inside = _closed_membership(exact_net, x, points, exact=True)
+    np.testing.assert_array_equal(inside, ref.closed_membership(exact_net, x, points))
+    assert inside[-1]
+
+
+# ---------------------------------------------------------------------------------------------------- finite differences
+def test_assert_gradient_matches_finite_difference_catches_a_wrong_jacobian(monkeypatch):
+    net = mlp((3, 5, 2), rng=1)
+    x = np.random.default_rng(2).normal(size=(3, 3))
+    assert_gradient_matches_finite_difference(net, x)
+    assert_gradient_matches_finite_difference(net, x, output=1)
+    true_jacobian = net.jacobian
+    monkeypatch.setattr(net, "jacobian", lambda z: true_jacobian(z) * (1 + 1e-6))
+    with pytest.raises(AssertionError, match="central finite differences"):
+        assert_gradient_matches_finite_difference(net, x)
+
+
+def test_finite_difference_exact_mode_and_interior_precondition():
+    net = ramp()
+    assert_gradient_matches_finite_difference(net, np.array([Fraction(4, 3), Fraction(7)], dtype=object))
+    with pytest.raises(ValueError, match="lie on a hinge"):
+        assert_gradient_matches_finite_difference(net, [1.0, 0.0])
+    # a point 1e-12 from the hinge still works: the step shrinks to the margin
+    assert_gradient_matches_finite_difference(net, [1.0 + 1e-12, 3.0])
+    # with no hinge at all (an affine network) any step is fine
+    assert_gradient_matches_finite_difference(Network([Dense([[2.0, -1.0]], [0.5])]), [0.0, 0.0])
+
+
+# ---------------------------------------------------------------------------------------------------- Taylor
+def test_assert_taylor_exact_root_on_its_own_hinge():
+    net = ramp()
+    x, root = np.array([3.0, 1.0]), np.array([1.0, 1.0])       # root on the hinge, segment in the active region
+    assert_taylor_exact(net, x, root)                           # f(x) = 2 = 0 + 1 * (3 - 1)
+    assert_taylor_exact(net.to_exact(), x, root)
+    with pytest.raises(AssertionError, match="Taylor expansion at x_root is not exact"):
+        assert_taylor_exact(net, x, root, gradient_at="root")   # ReLU'(0) = 0 gives the gradient of the other side
+    with pytest.raises(ValueError, match="cross a region boundary"):
+        assert_taylor_exact(net, x, np.array([0.0, 0.0]))       # the segment crosses the hinge at x_0 = 1
+    with pytest.raises(ValueError, match="gradient_at"):
+        assert_taylor_exact(net, x, root, gradient_at="x")
+    with pytest.raises(ValueError, match="x_root: expected shape"):
+        assert_taylor_exact(net, np.ones((3, 2)), np.ones((2, 2)))
+
+
+@given(dst.nondegenerate_networks(**SMALL), dst.data())
+def test_taylor_is_exact_towards_points_of_the_same_piece(net, data):
+    exact_net = net.to_exact()
+    x = data.draw(dst.inputs(net, denominator=4, exact=True))
+    root = data.draw(dst.hinge_points(net)).x
+    # shrink x towards the root until the segment is one piece (it is, for a small enough step)
+    for k in range(40):
+        if _lines.segment_is_affine(exact_net, root, x):
+            break
+        x = root + (x - root) / 2
+    assert_taylor_exact(exact_net, x, root)
+
+
+# ---------------------------------------------------------------------------------------------------- ray walks
+@given(dst.networks(**SMALL, negative_slope=0.5), dst.data())
+def test_one_sided_trace_matches_its_loop_twin(net, data):
+    x = data.draw(dst.inputs(net, batch=3, denominator=2, exact=True))
+    u = data.draw(dst.inputs(net, batch=3, denominator=2, exact=True))
+    exact_net = net.to_exact()
+    fast_layers, fast_out, fast_dout = _lines.one_sided_trace(exact_net, x, u)
+    slow_layers, slow_out, slow_dout = ref.one_sided_trace(exact_net, x, u)
+    for (z, dz, p), (z2, dz2, p2) in zip(fast_layers, slow_layers):
+        assert_exact_equal(z, z2)
+        assert_exact_equal(dz, dz2)
+        np.testing.assert_array_equal(p, p2)
+    assert_exact_equal(fast_out, slow_out)
+    assert_exact_equal(fast_dout, slow_dout)
+
+
+def test_one_sided_pattern_at_a_hinge_follows_the_direction():
+    net = ramp().to_exact()
+    x = to_fraction(np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]]))
+    u = to_fraction(np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]]))
+    (z, dz, pattern), = _lines.one_sided_trace(net, x, u)[0]
+    np.testing.assert_array_equal(pattern[:, 0], [True, False, False])
+    assert_exact_equal(dz[:, 0], [1, -1, 0])
+    leaky = Network([Dense([[1.0]], [0.0]), LeakyReLU(0.5)]).to_exact()
+    _, out, dout = _lines.one_sided_trace(leaky, to_fraction(np.zeros((1, 1))), to_fraction(-np.ones((1, 1))))
+    assert_exact_equal(dout, [[Fraction(-1, 2)]])
