@@ -76,8 +76,9 @@ class Network:
     Parameters
     ----------
     layers : sequence of layers
-        Affine layers (``Dense``) and activations (``ReLU``, ``LeakyReLU``).  Sizes of consecutive affine layers
-        must match; the first layer must be affine.
+        Affine layers (``Dense``, ``Conv2d``, ``AvgPool2d``) and activations (``ReLU``, ``LeakyReLU``,
+        ``MaxPool2d``).  Sizes of consecutive layers must match; the first layer must be affine.  ``Flatten``
+        layers are dropped (they are the identity on flat batches), so they count in no layer index.
 
     Calling the network on ``(n, d)`` inputs returns ``(n, d_out)``; a single ``(d,)`` input gives ``(d_out,)``.
     """
@@ -87,20 +88,16 @@ class Network:
         if not layers:
             raise ValueError("layers: a network needs at least one layer, got an empty sequence")
         for i, layer in enumerate(layers):
-            if getattr(layer, "kind", None) not in ("affine", "activation"):
+            if getattr(layer, "kind", None) not in ("affine", "activation", "flatten"):
                 raise ValueError(f"layers[{i}]: {layer!r} is not a dtd_ref layer")
-        if layers[0].kind != "affine":
-            raise ValueError(f"layers[0]: the first layer must be affine, got {layers[0]!r}")
+        widths = _layer_widths(layers)
+        layers = tuple(layer for layer in layers if layer.kind != "flatten")  # identity on flat batches
+        if not layers or layers[0].kind != "affine":
+            raise ValueError(f"layers[0]: the first layer must be affine, got {layers[0] if layers else None!r}")
         affine = [layer for layer in layers if layer.kind == "affine"]
-        for k in range(1, len(affine)):
-            if affine[k].in_features != affine[k - 1].out_features:
-                raise ValueError(
-                    f"layers: affine layer {k} expects {affine[k].in_features} inputs but affine layer {k - 1} "
-                    f"gives {affine[k - 1].out_features} (W shapes {affine[k - 1].weight_matrix().shape} -> "
-                    f"{affine[k].weight_matrix().shape})"
-                )
         if len({layer.exact for layer in affine}) > 1:
             raise ValueError("layers: mixes exact (Fraction) and float64 layers; convert with to_exact(net)")
+        self._widths = widths
         self.layers = layers
         self.affine_index = tuple(i for i, layer in enumerate(layers) if layer.kind == "affine")
         self.activation_index = tuple(i for i, layer in enumerate(layers) if layer.kind == "activation")
@@ -120,7 +117,7 @@ class Network:
 
     @property
     def out_features(self) -> int:
-        return self.affine_layers[-1].out_features
+        return self._widths[-1]
 
     @property
     def exact(self) -> bool:
@@ -173,11 +170,13 @@ class Network:
         patterns = tuple(np.asarray(p) for p in patterns)
         if len(patterns) != len(self.activation_index):
             raise ValueError(f"patterns: expected {len(self.activation_index)} arrays, got {len(patterns)}")
-        sizes = [self.layers[i - 1].out_features if self.layers[i - 1].kind == "affine" else None
-                 for i in self.activation_index]
         for m, p in enumerate(patterns):
-            if p.ndim != 2 or p.dtype != bool or (sizes[m] is not None and p.shape[1] != sizes[m]):
-                raise ValueError(f"patterns[{m}]: expected bool (n, {sizes[m]}), got {p.dtype} {p.shape}")
+            layer = self.layers[self.activation_index[m]]
+            size = getattr(layer, "pattern_features", self._widths[self.activation_index[m]])
+            if p.ndim != 2 or p.dtype != bool or p.shape[1] != size:
+                raise ValueError(f"patterns[{m}]: expected bool (n, {size}), got {p.dtype} {p.shape}")
+            if hasattr(layer, "check_pattern"):
+                layer.check_pattern(p, f"patterns[{m}]")
         return patterns
 
     def forward_fixed(self, x, patterns) -> np.ndarray:
@@ -277,6 +276,26 @@ class Network:
         from .exact import to_exact
 
         return to_exact(self)
+
+
+def _layer_widths(layers) -> tuple:
+    """Input width of every non-Flatten layer, then the output width; checks that consecutive sizes match.
+
+    Layers with ``in_features`` / ``out_features`` (affine layers, pooling, Flatten with a shape) fix the width;
+    elementwise activations keep it.
+    """
+    widths, width, affine_seen = [], None, 0
+    for i, layer in enumerate(layers):
+        d_in = getattr(layer, "in_features", None)
+        if d_in is not None and width is not None and d_in != width:
+            what = f"affine layer {affine_seen}" if layer.kind == "affine" else f"layers[{i}] ({layer!r})"
+            raise ValueError(f"layers: {what} expects {d_in} inputs but the layer before gives {width}")
+        width = d_in if width is None else width
+        if layer.kind != "flatten":
+            widths.append(width)
+        affine_seen += layer.kind == "affine"
+        width = getattr(layer, "out_features", None) or width
+    return tuple(widths) + (width,)
 
 
 def _identity(d: int, exact: bool) -> np.ndarray:
