@@ -26,7 +26,7 @@ from .network import Network
 __all__ = [
     "assert_exact_equal", "assert_conserves", "assert_affine_on_region",
     "assert_gradient_matches_finite_difference", "assert_taylor_exact",
-    "AFFINE_RTOL", "MEMBERSHIP_RTOL", "CONSERVATION_RTOL", "FD_RTOL", "FD_ROUNDING_FACTOR", "TAYLOR_RTOL",
+    "AFFINE_RTOL", "MEMBERSHIP_RTOL", "CONSERVATION_RTOL", "FD_RTOL", "FD_ROUNDING_FACTOR", "FD_MIN_STEP", "TAYLOR_RTOL",
 ]
 
 AFFINE_RTOL = 1e-12        # f(p) vs A p + c, relative to the magnitude |W|...|W||p| + |b| terms
@@ -34,6 +34,7 @@ MEMBERSHIP_RTOL = 1e-12    # float64 closed-region membership: (2 s - 1) z >= -M
 CONSERVATION_RTOL = 1e-12  # sum(R_lower) + absorbed vs sum(R_upper), relative to the sum of absolute values
 FD_RTOL = 1e-9             # finite-difference gradient vs masked weight product, relative to the magnitude
 FD_ROUNDING_FACTOR = 64.0  # central differences lose ~ eps * |f| / h; allow this many such units
+FD_MIN_STEP = 1e-6         # relative to max(1, |x|_inf): smaller float64 steps are replaced by exact differences
 TAYLOR_RTOL = 1e-12        # first-order Taylor identity, relative to the magnitude of both sides
 
 
@@ -244,14 +245,40 @@ def _coordinate_margin(net: Network, x2: np.ndarray) -> list:
     return margins
 
 
+def _central_differences(net: Network, x2: np.ndarray, h: np.ndarray):
+    """(fd (n, d_out, d), plus, minus (n, d, d), spacing (n, d)): central differences with per-point steps h."""
+    n, d = x2.shape
+    steps = np.eye(d, dtype=x2.dtype)
+    plus = x2[:, None, :] + h[:, None, None] * steps[None]      # (n, d, d): row i moved along e_i
+    minus = x2[:, None, :] - h[:, None, None] * steps[None]
+    f_plus = net(plus.reshape(n * d, d)).reshape(n, d, -1)
+    f_minus = net(minus.reshape(n * d, d)).reshape(n, d, -1)
+    spacing = (plus - minus)[:, np.arange(d), np.arange(d)]     # the step actually taken (rounded in float64)
+    with np.errstate(divide="ignore", invalid="ignore"):      # a step lost to rounding; replaced exactly later
+        fd = np.swapaxes((f_plus - f_minus) / spacing[:, :, None], 1, 2)
+    return fd, plus, minus, spacing
+
+
+def _steps(net: Network, x2: np.ndarray) -> np.ndarray:
+    """h = margin / 2 per point (1 where no unit bends f near the point); ValueError for points on a hinge."""
+    margins = _coordinate_margin(net, x2)
+    on_hinge = [i for i, m in enumerate(margins) if m is not None and m == 0]
+    if on_hinge:
+        raise ValueError(f"x: points {on_hinge[:10]} lie on a hinge (margin 0); finite differences need interior points")
+    return np.array([1 if m is None else m / 2 for m in margins], dtype=x2.dtype)
+
+
 def assert_gradient_matches_finite_difference(net: Network, x, *, output: int | None = None,
                                               rtol: float = FD_RTOL, atol: float = 0.0) -> None:
     """Assert the Jacobian (or one output's gradient) equals central finite differences at interior points.
 
     For point x with coordinate margin m (see Notes) the step is h = m / 2, so x +- h e_i stay in x's open region
     and the central difference (f(x + h e_i) - f(x - h e_i)) / (2 h) of the affine piece is the exact partial
-    derivative.  In exact mode both sides must be equal; in float64 the tolerance is
-    atol + rtol |J| + FD_ROUNDING_FACTOR * eps * (|f|(x + h e_i) + |f|(x - h e_i)) / (2 h), with |f| the magnitude.
+    derivative.  In exact mode both sides must be equal.  In float64 the tolerance is
+    atol + rtol |J|_abs + FD_ROUNDING_FACTOR * eps * (|f|(x + h e_i) + |f|(x - h e_i)) / (2 h), with |f| and |J|_abs
+    the forward pass and Jacobian of the network with |W|, |b| (magnitudes that survive cancellation).  Where h is
+    below FD_MIN_STEP * max(1, |x|_inf) a float64 difference would be meaningless (or zero); there the difference
+    is taken exactly in rationals (the float network converts losslessly) and compared with the float Jacobian.
 
     Parameters
     ----------
@@ -270,34 +297,31 @@ def assert_gradient_matches_finite_difference(net: Network, x, *, output: int | 
     x2 = np.atleast_2d(arrays["x"])
     if output is not None:
         output = check_index(output, "output", net.out_features)
-    n, d = x2.shape
-    margins = _coordinate_margin(net, x2)
-    on_hinge = [i for i, m in enumerate(margins) if m is not None and m == 0]
-    if on_hinge:
-        raise ValueError(f"x: points {on_hinge[:10]} lie on a hinge (margin 0); finite differences need interior points")
-    one = Fraction(1) if exact else 1.0
-    h = np.array([one if m is None else m / 2 for m in margins], dtype=object if exact else float)
-    steps = np.eye(d, dtype=object if exact else float) * (one if exact else 1.0)
-    plus = x2[:, None, :] + h[:, None, None] * steps[None]      # (n, d, d): row i moved along e_i
-    minus = x2[:, None, :] - h[:, None, None] * steps[None]
-    f_plus = net(plus.reshape(n * d, d)).reshape(n, d, -1)
-    f_minus = net(minus.reshape(n * d, d)).reshape(n, d, -1)
-    spacing = (plus - minus)[:, np.arange(d), np.arange(d)]     # the step actually taken, (n, d)
-    fd = np.swapaxes((f_plus - f_minus) / spacing[:, :, None], 1, 2)   # (n, d_out, d)
+    select = (lambda a: a) if output is None else (lambda a: a[:, output])
     J = net.jacobian(x2)
-    if output is not None:
-        fd, J = fd[:, output], J[:, output]
     if exact:
-        assert_exact_equal(fd, J, err_msg="central finite differences vs net.jacobian")
+        fd = _central_differences(net, x2, _steps(net, x2))[0]
+        assert_exact_equal(select(fd), select(J), err_msg="central finite differences vs net.jacobian")
         return
+    n, d = x2.shape
+    h = _steps(net, x2)
+    tiny = h < FD_MIN_STEP * np.maximum(1.0, np.max(np.abs(x2), axis=1))
+    fd, plus, minus, spacing = _central_differences(net, x2, h)
     patterns = net.trace(x2).patterns
-    mag_plus = _magnitude(net, plus.reshape(n * d, d), [np.repeat(p, d, axis=0) for p in patterns]).reshape(n, d, -1)
-    mag_minus = _magnitude(net, minus.reshape(n * d, d), [np.repeat(p, d, axis=0) for p in patterns]).reshape(n, d, -1)
-    rounding = FD_ROUNDING_FACTOR * np.finfo(float).eps * np.swapaxes((mag_plus + mag_minus) / spacing[:, :, None], 1, 2)
-    if output is not None:
-        rounding = rounding[:, output]
-    _assert_close(fd, J, atol + rtol * np.abs(J) + rounding, "Gradient does not match central finite differences",
-                  f"rtol={rtol}, atol={atol}, steps h={h.tolist()[:5]}")
+    repeated = [np.repeat(p, d, axis=0) for p in patterns]
+    mag_plus = _magnitude(net, plus.reshape(n * d, d), repeated).reshape(n, d, -1)
+    mag_minus = _magnitude(net, minus.reshape(n * d, d), repeated).reshape(n, d, -1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rounding = FD_ROUNDING_FACTOR * np.finfo(float).eps * np.swapaxes((mag_plus + mag_minus) / spacing[:, :, None],
+                                                                          1, 2)
+    if tiny.any():
+        exact_net, x_tiny = net.to_exact(), to_fraction(x2[tiny])
+        fd[tiny] = to_float(_central_differences(exact_net, x_tiny, _steps(exact_net, x_tiny))[0])
+        rounding[tiny] = 0.0
+    J_abs = np.abs(_abs_network(net).affine_for_pattern(patterns)[0])
+    _assert_close(select(fd), select(J), atol + rtol * select(J_abs) + select(rounding),
+                  "Gradient does not match central finite differences",
+                  f"rtol={rtol}, atol={atol}, steps h={h.tolist()[:5]}, exact differences at {np.flatnonzero(tiny)[:5]}")
 
 
 # ---------------------------------------------------------------------------------------------------- Taylor
