@@ -159,3 +159,193 @@ def test_split_pattern_round_trip():
         np.testing.assert_array_equal(part, expected)
     with pytest.raises(ValueError, match="pattern"):
         slices.split_pattern(net, np.ones(6, dtype=bool))
+
+
+# ---------------------------------------------------------------------------------------------- slice_regions
+PLANE = dict(origin=[0, 0], u=[1, 0], v=[0, 1])
+# float64 polygon areas vs exact or reference ones, relative to the box area (a shoelace sum of a few products of
+# O(1) coordinates, each with an error of a few ulps of the box size)
+AREA_RTOL = 1e-12
+
+
+def _canonical(polygon):
+    """Vertex tuples rotated to start at the smallest one (both implementations go counter-clockwise)."""
+    points = [tuple(point) for point in polygon]
+    k = points.index(min(points))
+    return tuple(points[k:] + points[:k])
+
+
+def _exact_slice(net, bounds=((-2, 2), (-2, 2))):
+    return slices.slice_regions(to_exact(net), **PLANE, bounds=bounds)
+
+
+@st.composite
+def general_position_layer(draw, max_n=7):
+    """One hidden layer of n in [1, max_n] neurons on R^2 whose lines are in general position.
+
+    Integer weights in [-6, 6] and biases in [-4, 4]; no zero row, no two parallel lines, no three through one
+    point.  Returns (net, bounds) with bounds a box strictly containing every pairwise intersection and a point of
+    every line.
+    """
+    n = draw(st.integers(1, max_n))
+    W = np.array(draw(st.lists(st.tuples(st.integers(-6, 6), st.integers(-6, 6)).filter(lambda w: w != (0, 0)),
+                               min_size=n, max_size=n)), dtype=object)
+    b = np.array(draw(st.lists(st.integers(-4, 4), min_size=n, max_size=n)), dtype=object)
+    points = []
+    for j in range(n):
+        for k in range(j + 1, n):
+            det = W[j, 0] * W[k, 1] - W[j, 1] * W[k, 0]
+            if det == 0:  # parallel or coincident
+                return draw(st.nothing())
+            # w_j . x = -b_j, w_k . x = -b_k by Cramer's rule
+            x = (Fraction(-b[j] * W[k, 1] + b[k] * W[j, 1], det), Fraction(-W[j, 0] * b[k] + W[k, 0] * b[j], det))
+            points.append(x)
+    for x in set(points):
+        if sum(W[j, 0] * x[0] + W[j, 1] * x[1] + b[j] == 0 for j in range(n)) > 2:
+            return draw(st.nothing())
+    # the foot of the perpendicular from 0 on every line too, so that a single line also meets the box
+    feet = [(Fraction(-b[j] * W[j, 0], W[j] @ W[j]), Fraction(-b[j] * W[j, 1], W[j] @ W[j])) for j in range(n)]
+    reach = 1 + max(abs(c) for x in points + feet for c in x)
+    net = Network([Dense(to_fraction(W.astype(float)), to_fraction(b.astype(float))), ReLU(),
+                   Dense(to_fraction(np.ones((1, n))), to_fraction(np.zeros(1)))])
+    return net, ((-reach, reach), (-reach, reach))
+
+
+@given(general_position_layer())
+def test_slice_counts_arrangement_of_lines_in_general_position(case):
+    # n lines in general position cut the plane into 1 + n + n(n - 1)/2 faces; the box contains every vertex, so
+    # every face meets it (and no face is cut in two by the box, which is convex).
+    net, bounds = case
+    n = net.widths[1]
+    result = slices.slice_regions(net, **PLANE, bounds=bounds)
+    assert len(result) == 1 + n + n * (n - 1) // 2
+
+
+@given(st.data())
+def test_slice_exact_invariants(data):
+    from dtd_ref import strategies as dst
+
+    net = data.draw(dst.networks(in_features=2, max_depth=3, max_width=4, exact=True))
+    result = _exact_slice(net)
+    # areas are positive (no zero-area slivers) and add up to the box area, exactly
+    assert all(a > 0 for a in result.area) and sum(result.area) == 16
+    # no two polygons share a pattern; the verified interior points have their polygon's pattern
+    assert len({row.tobytes() for row in result.patterns}) == len(result)
+    np.testing.assert_array_equal(result.net.trace(result.interior_points).pattern_vector, result.patterns)
+    # the network is affine on each closed polygon: every vertex obeys the local map of the interior point
+    A, c = result.net.local_affine(result.interior_points)
+    for i, polygon in enumerate(result.polygons):
+        x = result.to_input(polygon)
+        assert (result.net(x) == x @ A[i].T + c[i]).all()
+
+
+@given(st.data())
+def test_slice_matches_reference(data):
+    from dtd_ref import strategies as dst
+
+    net = data.draw(dst.networks(in_features=2, max_depth=3, max_width=3, exact=True))
+    fast = _exact_slice(net)
+    slow = reference.slice_regions(net, **PLANE, bounds=((-2, 2), (-2, 2)))
+    fast_set = {(row.tobytes(), _canonical(poly), area)
+                for row, poly, area in zip(fast.patterns, fast.polygons, fast.area)}
+    slow_set = {(pattern.tobytes(), _canonical(poly), area) for pattern, poly, area in slow}
+    assert fast_set == slow_set
+
+
+@pytest.mark.parametrize("widths, negative_slope", [((2, 6, 5, 1), 0.0), ((2, 5, 4, 3, 2), 0.1)])
+def test_slice_float_matches_reference(widths, negative_slope):
+    net = mlp(widths, rng=5, negative_slope=negative_slope)
+    bounds = ((-2.0, 1.5), (-1.0, 2.5))
+    fast = slices.slice_regions(net, [0.5, -0.25], [1.0, 0.5], [-0.25, 1.0], bounds=bounds)
+    slow = reference.slice_regions(net, [0.5, -0.25], [1.0, 0.5], [-0.25, 1.0], bounds=bounds)
+    assert len(fast) == len(slow) > 10
+    order = {pattern.tobytes(): area for pattern, _, area in slow}
+    np.testing.assert_allclose(fast.area, [order[row.tobytes()] for row in fast.patterns], rtol=0,
+                               atol=AREA_RTOL * 3.5 * 3.5)
+    assert fast.area.sum() == pytest.approx(3.5 * 3.5, rel=AREA_RTOL)
+
+
+@given(st.data())
+def test_slice_float_agrees_with_exact(data):
+    net = mlp((2, *data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=3)), 1),
+              rng=data.draw(st.integers(0, 2**16)))
+    approx = slices.slice_regions(net, **PLANE, bounds=((-2, 2), (-2, 2)))
+    exact = _exact_slice(net)
+    assert {row.tobytes() for row in approx.patterns} == {row.tobytes() for row in exact.patterns}
+    areas = {row.tobytes(): float(a) for row, a in zip(exact.patterns, exact.area)}
+    np.testing.assert_allclose(approx.area, [areas[row.tobytes()] for row in approx.patterns], rtol=0,
+                               atol=AREA_RTOL * 16)
+
+
+@given(st.data())
+def test_slice_agrees_with_line_regions(data):
+    # A segment in the plane passes through exactly the polygons whose patterns line_regions reports, in order.
+    from dtd_ref import strategies as dst
+
+    net = data.draw(dst.networks(in_features=2, max_depth=3, max_width=4, exact=True))
+    ends = data.draw(st.lists(st.integers(-8, 8).map(lambda k: Fraction(k, 4)), min_size=4, max_size=4))
+    p, q = to_fraction(np.array(ends[:2])), to_fraction(np.array(ends[2:]))
+    result = _exact_slice(net)
+    line = slices.line_regions(result.net, p, q)
+    located = result.locate(line.midpoints)
+    assert (located >= 0).all()
+    np.testing.assert_array_equal(result.patterns[located], line.patterns)
+
+
+def test_slice_golden_two_units():
+    # relu(x) and relu(y) on [-1, 1]^2 (worked by hand): four quadrants of area 1 each; unit 1 of layer 2,
+    # z = x + y - 1, cuts the positive quadrant into the triangle x + y <= 1 (area 1/2) and the rest.
+    net = Network([Dense([[1, 0], [0, 1]], [0, 0]), ReLU(), Dense([[1, 1]], [-1]), ReLU()]).to_exact()
+    result = slices.slice_regions(net, **PLANE, bounds=((-1, 1), (-1, 1)))
+    by_pattern = {tuple(row): area for row, area in zip(result.patterns.tolist(), result.area)}
+    assert by_pattern == {(False, False, False): 1, (True, False, False): 1, (False, True, False): 1,
+                          (True, True, False): Fraction(1, 2), (True, True, True): Fraction(1, 2)}
+
+
+def test_slice_degenerate_geometry():
+    # Rows: x = 0 twice (coincident lines), 2x - 1 = 0 (parallel to them), x + y = 0 (through the corners (1, -1)
+    # and (-1, 1), and through (0, 0) where it meets x = 0), a dead unit (zero row, bias -1) and an always active
+    # one (zero row, bias 1).  By hand on [-1, 1]^2: the strips x < 0, 0 < x < 1/2 and x > 1/2 are each cut in two
+    # by y = -x (which meets every strip inside the box), so six faces, of total area 4.
+    W = [[1, 0], [1, 0], [2, 0], [1, 1], [0, 0], [0, 0]]
+    b = [0, 0, -1, 0, -1, 1]
+    net = Network([Dense(W, b), ReLU()]).to_exact()
+    result = slices.slice_regions(net, **PLANE, bounds=((-1, 1), (-1, 1)))
+    assert len(result) == 6 and sum(result.area) == 4 and all(a > 0 for a in result.area)
+    assert not result.patterns[:, 4].any() and result.patterns[:, 5].all()
+    np.testing.assert_array_equal(result.patterns[:, 0], result.patterns[:, 1])
+    # the float64 slice finds the same partition
+    approx = slices.slice_regions(Network([Dense(np.array(W, float), np.array(b, float)), ReLU()]), **PLANE,
+                                  bounds=((-1, 1), (-1, 1)))
+    assert {r.tobytes() for r in approx.patterns} == {r.tobytes() for r in result.patterns}
+
+
+def test_slice_in_higher_dimensions_and_exact_verification():
+    net = mlp((4, 6, 5, 2), rng=2)
+    origin, u, v = np.array([0.1, -0.2, 0.3, 0.0]), np.array([1.0, 0.5, 0.0, -1.0]), np.array([0.0, 1.0, 1.0, 0.5])
+    approx = slices.slice_regions(net, origin, u, v, bounds=((-2, 2), (-1, 3)), verify="exact")
+    assert approx.verified_exactly and not approx.exact
+    exact = slices.slice_regions(net, to_fraction(origin), u, v, bounds=((-2, 2), (-1, 3)))
+    assert exact.exact and sum(exact.area) == 16 and len(exact) == len(approx)
+
+
+def test_slice_validates():
+    net = mlp((3, 4, 1), rng=0)
+    good = dict(origin=[0.0, 0.0, 0.0], u=[1.0, 0.0, 0.0], v=[0.0, 1.0, 0.0])
+    with pytest.raises(ValueError, match="u, v"):
+        slices.slice_regions(net, [0.0, 0.0, 0.0], [1.0, 2.0, 3.0], [-2.0, -4.0, -6.0])
+    with pytest.raises(ValueError, match="u, v"):
+        slices.slice_regions(net, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="u, v"):
+        slices.slice_regions(net.to_exact(), [0, 0, 0], to_fraction(np.array([1.0, 2.0, 3.0])), [2.0, 4.0, 6.0])
+    with pytest.raises(ValueError, match="origin"):
+        slices.slice_regions(net, [0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
+    with pytest.raises(ValueError, match="bounds"):
+        slices.slice_regions(net, **good, bounds=((1, -1), (0, 1)))
+    with pytest.raises(ValueError, match="bounds"):
+        slices.slice_regions(net, **good, bounds=(0, 1))
+    with pytest.raises(ValueError, match="verify"):
+        slices.slice_regions(net, **good, verify="sometimes")
+    result = slices.slice_regions(net, **good)
+    with pytest.raises(ValueError, match="i"):
+        result.polygon(len(result))

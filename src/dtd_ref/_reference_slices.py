@@ -13,7 +13,7 @@ import numpy as np
 
 from .slices import LineRegions, _exact_pair
 
-__all__ = ["line_regions"]
+__all__ = ["line_regions", "slice_regions"]
 
 
 def _prefix_preactivation(net, x, fixed, upto: int):
@@ -68,3 +68,70 @@ def line_regions(net, p, q) -> LineRegions:
     t = np.array(breaks, dtype=object) if exact else np.array(breaks, dtype=float)
     return LineRegions(net, p, q, t, np.array(patterns, dtype=bool).reshape(len(patterns), -1), exact)
 
+
+
+def _clip_polygon(polygon: list, z: list) -> tuple[list, list]:
+    """Split one polygon (list of (s, t)) by the values z of an affine function at its vertices: (z >= 0, z <= 0)."""
+    positive, negative = [], []
+    n = len(polygon)
+    for k in range(n):
+        (s0, t0), (s1, t1), z0, z1 = polygon[k], polygon[(k + 1) % n], z[k], z[(k + 1) % n]
+        if z0 >= 0:
+            positive.append((s0, t0))
+        if z0 <= 0:
+            negative.append((s0, t0))
+        if (z0 < 0 < z1) or (z1 < 0 < z0):
+            lam = z0 / (z0 - z1)
+            point = (s0 + lam * (s1 - s0), t0 + lam * (t1 - t0))
+            positive.append(point)
+            negative.append(point)
+    return positive, negative
+
+
+def slice_regions(net, origin, u, v, *, bounds):
+    """Reference twin of :func:`dtd_ref.slices.slice_regions` on Python lists, one polygon and one neuron at a time.
+
+    Returns a list of (pattern (U,) bool, vertices list of (s, t), area) in no particular order.  The patterns of the
+    layers below a polygon are read by a forward pass at its vertex mean; each neuron's z at the vertices comes from
+    the prefix network with those patterns fixed, and a polygon is cut when some vertex has z > 0 and another z < 0.
+    """
+    net, exact, (origin, u, v) = _exact_pair(net, ("origin", origin), ("u", u), ("v", v))
+    (s_lo, s_hi), (t_lo, t_hi) = [[Fraction(value) if exact else float(value) for value in row] for row in bounds]
+    polygons = [[(s_lo, t_lo), (s_hi, t_lo), (s_hi, t_hi), (s_lo, t_hi)]]
+
+    def point(st):
+        return origin + st[0] * u + st[1] * v
+
+    def mean(polygon):
+        k = len(polygon)
+        return (sum(p[0] for p in polygon) / k, sum(p[1] for p in polygon) / k)
+
+    for m in range(len(net.activation_layers)):
+        for neuron in range(_layer_width(net, m)):
+            cut = []
+            for polygon in polygons:
+                fixed = [pattern[0] for pattern in net.trace(point(mean(polygon))[None, :]).patterns]
+                z = [_prefix_preactivation(net, point(vertex), fixed, m)[neuron] for vertex in polygon]
+                if any(value > 0 for value in z) and any(value < 0 for value in z):
+                    cut.extend(_clip_polygon(polygon, z))
+                else:
+                    cut.append(polygon)
+            polygons = cut
+    out = []
+    for polygon in polygons:
+        pattern = net.trace(point(mean(polygon))[None, :]).pattern_vector[0]
+        k = len(polygon)
+        twice = sum(polygon[i][0] * polygon[(i + 1) % k][1] - polygon[(i + 1) % k][0] * polygon[i][1]
+                    for i in range(k))
+        out.append((pattern, polygon, twice / 2))
+    return out
+
+
+def _layer_width(net, m: int) -> int:
+    width = net.in_features
+    for i, layer in enumerate(net.layers):
+        if layer.kind == "affine":
+            width = layer.out_features
+        elif i == net.activation_index[m]:
+            return width
+    raise AssertionError("activation layer index out of range")

@@ -1,0 +1,221 @@
+"""Vectorised convex-polygon splitting for :func:`dtd_ref.slices.slice_regions`.
+
+Polygons live in the (s, t) coordinates of a plane, as padded vertex arrays ``V`` of shape (P, K, 2) in
+counter-clockwise order with ``nv`` (P,) vertices each; padding slots hold a copy of vertex 0, so maxima and minima of
+an affine function over the padded rows are those over the polygon.  Everything is dtype-generic: float64, or object
+arrays of ``fractions.Fraction`` for exact slices (then no value is snapped).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["clip", "vertex_values", "area", "interior", "LayerSplitter", "SNAP_RTOL"]
+
+#: float64 only: a vertex whose value |z| of a neuron's affine function is at most SNAP_RTOL times the scale of that
+#: function on the box (|z_s| S + |z_t| T + |z_c|, S and T the largest |s| and |t| of the box) counts as lying on the
+#: neuron's line.  This keeps slivers thinner than rounding out of the partition; exact slices use no snapping.
+SNAP_RTOL = 1e-11
+
+_CHUNK = 2048  # polygons per block when evaluating all neurons of a layer at all vertices
+
+
+def vertex_values(V: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Values of affine functions at polygon vertices.
+
+    V : (P, K, 2); lines : (P, 3, d) with f(s, t) = lines[:, 0] s + lines[:, 1] t + lines[:, 2].
+    Returns (P, K, d): V @ lines[:, :2] + lines[:, 2] (a batched matrix product).
+    """
+    values = np.matmul(V, lines[:, :2])
+    values += lines[:, None, 2, :]
+    return values
+
+
+def clip(V: np.ndarray, nv: np.ndarray, z: np.ndarray):
+    """Split each convex polygon by the zero line of an affine function that strictly changes sign on it.
+
+    Parameters
+    ----------
+    V : (m, K, 2), nv : int (m,)
+        Polygons (padded, counter-clockwise).
+    z : (m, K)
+        The function at the vertices (already snapped: exact zeros mark vertices on the line).
+
+    Returns
+    -------
+    (V_pos, nv_pos), (V_neg, nv_neg)
+        The parts {z >= 0} and {z <= 0}, counter-clockwise, padded to a common width with copies of vertex 0.
+
+    Notes
+    -----
+    Walk the boundary: vertex k goes to the side(s) of its sign (both if z_k = 0); an edge (k, k+1) whose end values
+    have strictly opposite signs contributes its crossing v_k + z_k / (z_k - z_{k+1}) (v_{k+1} - v_k) to both parts.
+    """
+    m, K = z.shape
+    k = np.arange(K)
+    valid = k < nv[:, None]
+    nxt = np.where(k + 1 < nv[:, None], k + 1, 0)
+    z_next = np.take_along_axis(z, nxt, axis=1)
+    V_next = np.take_along_axis(V, nxt[..., None], axis=1)
+    positive, negative = np.asarray(z > 0, dtype=bool), np.asarray(z < 0, dtype=bool)
+    positive_next, negative_next = np.asarray(z_next > 0, dtype=bool), np.asarray(z_next < 0, dtype=bool)
+    crossing = valid & ((positive & negative_next) | (negative & positive_next))
+    one = 1 if V.dtype == object else 1.0
+    lam = z / np.where(crossing, z - z_next, one)
+    X = V + lam[..., None] * (V_next - V)
+    slots = np.empty((m, 2 * K, 2), dtype=V.dtype)
+    slots[:, 0::2], slots[:, 1::2] = V, X
+    keep_pos = np.empty((m, 2 * K), dtype=bool)
+    keep_neg = np.empty((m, 2 * K), dtype=bool)
+    keep_pos[:, 0::2], keep_pos[:, 1::2] = valid & ~negative, crossing
+    keep_neg[:, 0::2], keep_neg[:, 1::2] = valid & ~positive, crossing
+    return _compact(slots, keep_pos), _compact(slots, keep_neg)
+
+
+def _compact(slots: np.ndarray, keep: np.ndarray):
+    """Move the kept slots to the front of each row (order preserved) and pad with copies of the first one."""
+    count = keep.sum(axis=1)
+    width = int(count.max())
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :width]
+    out = np.take_along_axis(slots, order[..., None], axis=1)
+    pad = np.arange(width)[None, :] >= count[:, None]
+    out[pad] = np.broadcast_to(out[:, :1], out.shape)[pad]
+    return out, count
+
+
+def area(V: np.ndarray) -> np.ndarray:
+    """Shoelace area of padded counter-clockwise polygons (P, K, 2) -> (P,); padding adds zero-length edges."""
+    s, t = V[..., 0], V[..., 1]
+    s_next, t_next = np.roll(s, -1, axis=1), np.roll(t, -1, axis=1)
+    return (s * t_next - s_next * t).sum(axis=1) / 2
+
+
+def interior(V: np.ndarray, nv: np.ndarray) -> np.ndarray:
+    """Mean of the vertices, (P, 2): an interior point of every convex polygon with positive area."""
+    valid = np.arange(V.shape[1])[None, :] < nv[:, None]
+    total = np.where(valid[..., None], V, 0).sum(axis=1)
+    return total / nv[:, None]
+
+
+class LayerSplitter:
+    """Split polygons by every neuron of one activation layer, vectorised over polygons.
+
+    Parameters
+    ----------
+    V : (P, K, 2), nv : (P,)
+        The polygons at the start of the layer (each has one fixed pattern of the layers below).
+    lines : (P, 3, d)
+        The layer's pre-activation on each polygon, z(s, t) = lines[:, 0] s + lines[:, 1] t + lines[:, 2].
+    scale : (P, d) or None
+        Snapping scale of every (polygon, neuron) (float64); None for exact arithmetic.
+
+    After :meth:`run`: ``V``, ``nv`` hold the final polygons, ``source`` (P',) the index of the polygon each came
+    from and ``bits`` bool (P', d) the layer's pattern on it.
+
+    Notes
+    -----
+    Neuron by neuron j = 0..d-1, only the polygons whose vertices have strictly positive and strictly negative
+    z_j are split (``crossed``).  A child lies inside its parent, so it can only be crossed by a later neuron that
+    also crossed the parent: the children are re-evaluated on those neurons alone.  Every other polygon's bit of a
+    neuron is 1 iff some vertex has z_j > 0 (it then has no vertex with z_j < 0).
+    """
+
+    def __init__(self, V, nv, lines, scale):
+        self.lines, self.scale = lines, scale
+        P, d = V.shape[0], lines.shape[2]
+        capacity = max(2 * P, 64)
+        self.exact = V.dtype == object
+        self.V = _grow(V, capacity)
+        self.nv = _grow(nv, capacity)
+        self.source = _grow(np.arange(P), capacity)
+        self.crossed = np.zeros((d, capacity), dtype=bool)  # neuron-major: column scans are contiguous
+        self.bitsT = np.zeros((d, capacity), dtype=bool)
+        self.P = P
+        by_size = np.argsort(nv[:P], kind="stable")
+        for start in range(0, P, _CHUNK):
+            block = by_size[start:start + _CHUNK]
+            for k in np.unique(self.nv[block]):  # evaluate only the real vertices of each polygon size
+                rows = block[self.nv[block] == k]
+                crossed, bits = self._classify(rows, np.arange(d), width=int(k))
+                self.crossed[:, rows], self.bitsT[:, rows] = crossed.T, bits.T
+
+    def _classify(self, rows, cols, width=None):
+        """(crossed, active) bool (len(rows), len(cols)) for polygons ``rows`` and neurons ``cols``.
+
+        A neuron crosses a polygon when some vertex value exceeds the snapping tolerance and another is below its
+        negative; it is active on a polygon it does not cross when some vertex value exceeds the tolerance.
+        """
+        source = self.source[rows]
+        V = self.V[rows] if width is None else self.V[rows, :width]
+        values = vertex_values(V, self.lines[np.ix_(source, np.arange(3), cols)])
+        high, low = values.max(axis=1), values.min(axis=1)
+        if self.scale is None:
+            active = np.asarray(high > 0, dtype=bool)
+            return active & np.asarray(low < 0, dtype=bool), active
+        tol = SNAP_RTOL * self.scale[np.ix_(source, cols)]
+        active = high > tol
+        return active & (low < -tol), active
+
+    def run(self):
+        d = self.lines.shape[2]
+        for j in range(d):
+            rows = np.flatnonzero(self.crossed[j, :self.P])
+            if rows.size:
+                self._split(rows, j)
+        P = self.P
+        self.V, self.nv, self.source = self.V[:P], self.nv[:P], self.source[:P]
+        self.bits = self.bitsT[:, :P].T.copy()
+        return self
+
+    def _split(self, rows, j):
+        m = rows.size
+        line = self.lines[self.source[rows], :, j]  # (m, 3)
+        V = self.V[rows]
+        z = V[:, :, 0] * line[:, 0, None] + V[:, :, 1] * line[:, 1, None] + line[:, 2, None]
+        if self.scale is not None:
+            tol = SNAP_RTOL * self.scale[self.source[rows], j]
+            z = np.where(np.abs(z) <= tol[:, None], 0.0, z)
+        (V_pos, nv_pos), (V_neg, nv_neg) = clip(V, self.nv[rows], z)
+        new = np.arange(self.P, self.P + m)
+        self._reserve(self.P + m, max(V_pos.shape[1], V_neg.shape[1]))
+        self._write(rows, V_pos, nv_pos)
+        self._write(new, V_neg, nv_neg)
+        self.source[new] = self.source[rows]
+        self.crossed[:, new] = self.crossed[:, rows]
+        self.bitsT[:, new] = self.bitsT[:, rows]
+        self.crossed[j, rows] = self.crossed[j, new] = False
+        self.bitsT[j, rows], self.bitsT[j, new] = True, False
+        self.P += m
+        both = np.concatenate([rows, new])
+        later = j + 1 + np.flatnonzero(self.crossed[j + 1:, both].any(axis=1))
+        if later.size:
+            crossed, bits = self._classify(both, later)
+            parent = self.crossed[np.ix_(later, both)]
+            self.crossed[np.ix_(later, both)] = parent & crossed.T
+            self.bitsT[np.ix_(later, both)] = np.where(parent, bits.T, self.bitsT[np.ix_(later, both)])
+
+    def _write(self, rows, V, nv):
+        K = self.V.shape[1]
+        if V.shape[1] < K:
+            V = np.concatenate([V, np.repeat(V[:, :1], K - V.shape[1], axis=1)], axis=1)
+        self.V[rows], self.nv[rows] = V, nv
+
+    def _reserve(self, size, width):
+        capacity = self.V.shape[0]
+        if size > capacity:
+            capacity = max(size, 2 * capacity)
+            self.V, self.nv, self.source = (_grow(a, capacity) for a in (self.V, self.nv, self.source))
+            self.crossed = _grow(self.crossed, capacity, axis=1)
+            self.bitsT = _grow(self.bitsT, capacity, axis=1)
+        if width > self.V.shape[1]:
+            self.V = np.concatenate([self.V, np.repeat(self.V[:, :1], width - self.V.shape[1], axis=1)], axis=1)
+
+
+def _grow(array: np.ndarray, capacity: int, axis: int = 0) -> np.ndarray:
+    """A copy of ``array`` with room for ``capacity`` entries along ``axis`` (new entries zero / False / None)."""
+    shape = list(array.shape)
+    shape[axis] = capacity - array.shape[axis]
+    if shape[axis] <= 0:
+        return array
+    filler = np.zeros(shape, dtype=array.dtype) if array.dtype != object else np.full(shape, 0, dtype=object)
+    return np.concatenate([array, filler], axis=axis)
