@@ -100,24 +100,54 @@ def activations_after(net) -> tuple:
     """For every affine layer k, the tuple of activation layers between it and the next affine layer (or the end).
 
     Raises ValueError for activations that are not elementwise (ReLU, LeakyReLU): relevance would need a rule to
-    cross them.
+    cross them.  The one exception is a max-pool as the *last* layer of a group (conv - ReLU - MaxPool2d, the
+    LeNet order): relevance crosses it winner-take-all (its ``route_relevance``, see :func:`route_down`).
     """
     bounds = net.affine_index[1:] + (len(net.layers),)
     groups = []
     for start, stop in zip(net.affine_index, bounds):
         group = net.layers[start + 1:stop]
-        for layer in group:
-            if not isinstance(layer, ReLU):
+        for i, layer in enumerate(group):
+            if not isinstance(layer, ReLU) and not (hasattr(layer, "route_relevance") and i == len(group) - 1):
                 raise ValueError(f"net: DTD supports elementwise activations (ReLU, LeakyReLU) between affine layers, "
+                                 f"optionally followed by one max-pool (put the pool after the ReLU: they commute), "
                                  f"found {layer!r}")
         groups.append(group)
     return tuple(groups)
 
 
+def _pool_after(net, groups, k: int):
+    """(position in net.layers, activation index m) of the max-pool closing affine layer k's group, or None."""
+    group = groups[k]
+    if not group or not hasattr(group[-1], "route_relevance"):
+        return None
+    position = net.affine_index[k] + len(group)
+    return position, net.activation_index.index(position)
+
+
+def route_down(net, trace, k: int, R: np.ndarray, groups=None) -> np.ndarray:
+    """Relevance of the input of affine layer k + 1 (or of the output) moved onto the neurons of affine layer k.
+
+    The identity unless a max-pool closes layer k's group; then R_j of pooled unit j goes to the winner of its
+    window (winner-take-all, conservative): (n, d_pool) -> (n, d_{k+1}).
+    """
+    groups = activations_after(net) if groups is None else groups
+    pool = _pool_after(net, groups, k)
+    if pool is None:
+        return R
+    position, m = pool
+    return net.layers[position].route_relevance(trace.patterns[m], R)
+
+
 def active_neurons(net, trace) -> tuple:
     """bool (n, d_{k+1}) per affine layer k: False where an activation follows and outputs exactly 0."""
     groups = activations_after(net)
-    after = trace.a[1:] + (trace.output,)
+    after = list(trace.a[1:] + (trace.output,))
+    for k in range(len(groups)):
+        pool = _pool_after(net, groups, k)
+        if pool is not None:  # the neurons of layer k are the pool's inputs, the output of the elementwise part
+            after[k] = trace.inputs[pool[0]]
+            groups = groups[:k] + (groups[k][:-1],) + groups[k + 1:]
     return tuple(np.asarray(post != 0, dtype=bool) if group else np.ones(post.shape, dtype=bool)
                  for group, post in zip(groups, after))
 
@@ -184,8 +214,10 @@ def train_free_dtd(net, x, rule_or_rules, *, output: int, convention: str = "exa
     skip = AUTHORS_SKIP_THRESHOLD if convention == "authors" else 0
     R = output_relevance(trace, output)
     relevance, roots, missing, ledger = [R], [None] * L, [None] * L, [None] * L
+    groups = activations_after(net)
     for k in reversed(range(L)):
         layer, rule, a = net.affine_layers[k], rules[k], trace.a[k]
+        R = route_down(net, trace, k, R, groups)
         rule.check_input(a, "x" if k == 0 else f"x (activations entering affine layer {k})")
         if return_roots and (getattr(rule, "root_search", False) or getattr(rule, "constant_root", False)):
             numerator = trace.z[k] if convention == "exact" else R
