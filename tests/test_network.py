@@ -92,7 +92,8 @@ def test_network_is_affine_on_the_region_of_x_exactly(net, data):
 
 @given(dst.nondegenerate_networks(**SMALL), dst.data())
 def test_gradient_matches_central_finite_difference(net, data):
-    x = data.draw(dst.interior_inputs(net, batch=3))
+    # float_safe: at points where rounding flips a pattern the float Jacobian is wrong by design (test_exact.py)
+    x = data.draw(dst.interior_inputs(net, batch=3, float_safe=True))
     assert_gradient_matches_finite_difference(net, x)
 
 

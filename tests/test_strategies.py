@@ -105,6 +105,14 @@ def test_interior_inputs_are_not_on_a_hinge(net, data):
     assert not dst.on_hinge(net, x).any()
 
 
+def test_float_pattern_is_exact_flags_rounding_flips():
+    # 3 * nextafter(fl(1/3), 1) = 1 + 2**-53 exactly but rounds to 1.0: float z = 0 (inactive), exact z > 0 (active)
+    net = Network([Dense([[3.0]], [-1.0]), ReLU()])
+    np.testing.assert_array_equal(dst.float_pattern_is_exact(net, [[np.nextafter(1 / 3, 1)], [0.5]]), [False, True])
+    with pytest.raises(ValueError, match="float64 network"):
+        dst.float_pattern_is_exact(net.to_exact(), [[0.5]])
+
+
 def test_on_hinge_detects_exact_zeros_only():
     net = Network([Dense([[3.0]], [-1.0]), ReLU()])
     assert dst.on_hinge(net, np.array([Fraction(1, 3)], dtype=object))[0]
@@ -131,6 +139,7 @@ def test_on_hinge_detects_exact_zeros_only():
     (lambda: dst.networks(out_features=2.5), "out_features"),
     (lambda: dst.nondegenerate_networks(nonzero_rows=False), "nonzero_rows"),
     (lambda: dst.inputs(0), "net_or_d"),
+    (lambda: dst.interior_inputs(Network([Dense([[1.0]], [0.0])]).to_exact(), float_safe=True), "float_safe"),
     (lambda: dst.inputs(2, batch=0), "batch"),
     (lambda: dst.inputs(2, bound=0), "bound"),
     (lambda: dst.inputs(2, denominator=-1), "denominator"),

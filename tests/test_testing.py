@@ -106,6 +106,16 @@ def test_finite_difference_exact_mode_and_interior_precondition():
     assert_gradient_matches_finite_difference(Network([Dense([[2.0, -1.0]], [0.5])]), [0.0, 0.0])
 
 
+def test_finite_difference_decides_float_rounded_hinges_exactly():
+    # float64 z = fl(3 x) - 1 = 0 at x = nextafter(fl(1/3), 1), but exactly z = 2**-53 > 0 (test_exact.py): the
+    # point is interior (exact margin 2**-53 / 3), the exact differences give slope 3, and the float Jacobian, which
+    # used the rounded pattern (inactive, slope 0), is caught
+    net = Network([Dense([[3.0]], [-1.0]), ReLU()])
+    with pytest.raises(AssertionError, match=r"(?s)actual 3.0, desired 0.0.*exact differences at \[0\]"):
+        assert_gradient_matches_finite_difference(net, [np.nextafter(1 / 3, 1)])
+    assert_gradient_matches_finite_difference(net.to_exact(), [np.nextafter(1 / 3, 1)])
+
+
 # ---------------------------------------------------------------------------------------------------- Taylor
 def test_assert_taylor_exact_root_on_its_own_hinge():
     net = ramp()

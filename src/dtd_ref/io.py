@@ -116,7 +116,8 @@ class _Reader:
     def floats(self, key: str, ndim: int) -> np.ndarray:
         value = self.get(key)
         if value.dtype != np.float64 or value.ndim != ndim:
-            self.fail(f"entry {key!r}: expected float64 with {ndim} dimensions, got {value.dtype} of shape {value.shape}")
+            self.fail(f"entry {key!r}: expected float64 with {ndim} dimensions, got {value.dtype} of shape "
+                      f"{value.shape}")
         return value
 
     def fractions(self, key: str, ndim: int) -> np.ndarray:

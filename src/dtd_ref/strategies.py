@@ -27,21 +27,17 @@ from __future__ import annotations
 import math
 import numbers
 from fractions import Fraction
-from typing import NamedTuple
 
 import numpy as np
 
-from ._lines import first_zero_on_ray
 from .exact import to_fraction, to_float
 from .layers import Dense, LeakyReLU, ReLU
 from .network import Network
 
 __all__ = [
     "networks", "nondegenerate_networks", "degenerate_networks", "inputs", "interior_inputs", "grid_values",
-    "hinge_points", "near_hinge_points", "on_hinge", "HingePoint", "NearHingePoint", "data",
+    "hinge_points", "near_hinge_points", "on_hinge", "float_pattern_is_exact", "HingePoint", "NearHingePoint", "data",
 ]
-
-MAX_RAY_PIECES = 200  # affine pieces a hinge walk may cross before giving up on a ray
 
 
 def _hypothesis():
@@ -320,166 +316,6 @@ def inputs(net_or_d, *, batch: int | None = None, bound=2.0, denominator: int | 
     return build()
 
 
-def on_hinge(net: Network, x) -> np.ndarray:
-    """Bool (n,): some unit has z = 0 exactly at x while its pre-activation is not constant near x.
-
-    Decided in exact arithmetic.  A unit whose gradient row on x's region is zero (z_k = A_k x + c_k with A_k = 0)
-    does not bend f near x, so z_k = 0 there does not count.
-    """
-    exact_net = net.to_exact()
-    x2 = np.atleast_2d(to_fraction(x))
-    trace = exact_net.trace(x2)
-    result = np.zeros(x2.shape[0], dtype=bool)
-    for (A, _), z in zip(exact_net.preactivation_maps(trace.patterns), trace.preactivations):
-        bends = np.any(np.asarray(A != 0, dtype=bool), axis=2)
-        result |= np.any(np.asarray(z == 0, dtype=bool) & bends, axis=1)
-    return result
-
-
-def interior_inputs(net: Network, *, batch: int | None = None, bound=2.0, denominator: int | None = None,
-                    exact: bool = False):
-    """``inputs(net, ...)`` restricted to points in the interior of their linear region (no point on a hinge).
-
-    The excluded points are those where :func:`on_hinge` is True (checked exactly); they are where gradients and
-    patterns are one-sided, so finite differences and "same pattern nearby" properties must avoid them.
-    """
-    if not isinstance(net, Network):
-        raise ValueError(f"net: expected a Network, got {type(net).__name__}")
-    return inputs(net, batch=batch, bound=bound, denominator=denominator, exact=exact).filter(
-        lambda x: not on_hinge(net, x).any())
-
-
-# ---------------------------------------------------------------------------------------------------- hinges
-class HingePoint(NamedTuple):
-    """A point x (exact, (d,)) with pre-activation ``trace.preactivations[layer][:, unit]`` exactly zero."""
-
-    x: np.ndarray
-    layer: int
-    unit: int
-
-
-class NearHingePoint(NamedTuple):
-    """A float64 point x (d,) at signed distance ``offset`` (along ``direction``, unit length) from ``hinge.x``."""
-
-    x: np.ndarray
-    hinge: HingePoint
-    offset: float
-    direction: np.ndarray
-
-
-def _units(net: Network) -> list:
-    units, width = [], net.in_features
-    for layer in net.layers:
-        if layer.kind == "affine":
-            width = layer.out_features
-        else:
-            units.append(width)
-    return units
-
-
-def _check_unit(net: Network, layer, unit):
-    sizes = _units(net)
-    if not sizes:
-        raise ValueError(f"net: has no activation layer, so no hinges ({net!r})")
-    if layer is not None and (isinstance(layer, bool) or not isinstance(layer, numbers.Integral)
-                              or not 0 <= layer < len(sizes)):
-        raise ValueError(f"layer: expected an activation-layer index in [0, {len(sizes)}), got {layer!r}")
-    if unit is not None:
-        if layer is None:
-            raise ValueError("unit: needs layer as well")
-        if isinstance(unit, bool) or not isinstance(unit, numbers.Integral) or not 0 <= unit < sizes[layer]:
-            raise ValueError(f"unit: expected an index in [0, {sizes[layer]}) for layer {layer}, got {unit!r}")
-    return sizes
-
-
-def hinge_points(net: Network, *, layer: int | None = None, unit: int | None = None, bound=2, denominator: int = 4):
-    """Points exactly on the hinge of one unit: z_{layer, unit}(x) = 0 in exact arithmetic.
-
-    A start point x0 is drawn from the grid in [-bound, bound]^d.  The walk goes from x0 along the unit's gradient on
-    x0's region (towards the hinge), from affine piece to affine piece of the ray, and solves z = 0 exactly on the
-    piece where it happens.  The result is a ``Fraction`` array, usually not representable in float64.
-
-    Parameters
-    ----------
-    net : Network
-        Any network with at least one activation layer (float networks are converted with ``to_exact``).
-    layer, unit : int, optional
-        The activation layer m and unit j; drawn when None (then units without a reachable hinge are skipped).
-    bound, denominator
-        Grid of the start point.
-
-    Returns
-    -------
-    SearchStrategy of HingePoint
-        ``net.to_exact().trace(h.x).preactivations[h.layer][0, h.unit] == 0``.
-    """
-    st, _ = _hypothesis()
-    from hypothesis import reject
-
-    if not isinstance(net, Network):
-        raise ValueError(f"net: expected a Network, got {type(net).__name__}")
-    sizes = _check_unit(net, layer, unit)
-    bound = _check_positive(bound, "bound")
-    denominator = _check_int(denominator, "denominator")
-    exact_net = net.to_exact()
-    candidates = [(m, j) for m, size in enumerate(sizes) for j in range(size)
-                  if (layer is None or m == layer) and (unit is None or j == unit)]
-
-    @st.composite
-    def build(draw):
-        x0 = draw(inputs(net.in_features, bound=bound, denominator=denominator, exact=True))
-        order = draw(st.permutations(candidates))
-        fallback = draw(inputs(net.in_features, bound=1, denominator=denominator, exact=True))
-        for m, j in order:
-            x = _walk_to_hinge(exact_net, x0, m, j, fallback)
-            if x is not None:
-                return HingePoint(x, m, j)
-        reject()  # no unit has a hinge on these rays (e.g. only units with a zero row and b != 0)
-
-    return build()
-
-
-def _walk_to_hinge(exact_net: Network, x0: np.ndarray, m: int, j: int, fallback: np.ndarray):
-    """Zero of z_{m, j} on the ray from x0 along -sign(z) grad z (or along +-fallback if that gradient is 0)."""
-    maps = exact_net.preactivation_maps(exact_net.trace(x0).patterns)
-    A, c = maps[m]
-    grad = A[0, j]
-    z = c[0, j] + grad @ x0
-    if z == 0:
-        return x0
-    directions = [grad * (-1 if z > 0 else 1)] if any(g != 0 for g in grad) else []
-    directions += [fallback, -fallback] if any(v != 0 for v in fallback) else []
-    for u in directions:
-        x = first_zero_on_ray(exact_net, x0, u, m, j, max_pieces=MAX_RAY_PIECES)
-        if x is not None:
-            return x
-    return None
-
-
-def near_hinge_points(net: Network, *, layer: int | None = None, unit: int | None = None, max_offset=1e-6,
-                      bound=2, denominator: int = 4):
-    """Float64 points close to a hinge: the rounded hinge point moved by ``offset`` along the unit's normal.
-
-    ``offset`` is drawn from [-max_offset, max_offset] (0 included: then x is the hinge point rounded to float64,
-    which in general lies off the hinge by rounding).  ``direction`` is the unit gradient of z_{layer, unit} on the
-    region the walk arrived from, normalised in float64.
-    """
-    st, _ = _hypothesis()
-    max_offset = _check_positive(max_offset, "max_offset")
-    hinges = hinge_points(net, layer=layer, unit=unit, bound=bound, denominator=denominator)
-    exact_net = net.to_exact()
-
-    @st.composite
-    def build(draw):
-        hinge = draw(hinges)
-        maps = exact_net.preactivation_maps(exact_net.trace(hinge.x).patterns)
-        normal = to_float(maps[hinge.layer][0][0, hinge.unit])
-        norm = float(np.linalg.norm(normal))
-        if norm == 0:
-            normal = np.zeros(net.in_features)
-            normal[0], norm = 1.0, 1.0
-        direction = normal / norm
-        offset = draw(st.floats(-float(max_offset), float(max_offset), allow_nan=False, allow_subnormal=False))
-        return NearHingePoint(to_float(hinge.x) + offset * direction, hinge, offset, direction)
-
-    return build()
+# Points defined by a network (on, near and off its hinges) live in their own module, which builds on inputs() above.
+from ._hinge_points import (HingePoint, NearHingePoint, float_pattern_is_exact, hinge_points,  # noqa: E402
+                            interior_inputs, near_hinge_points, on_hinge)

@@ -26,7 +26,8 @@ from .network import Network
 __all__ = [
     "assert_exact_equal", "assert_conserves", "assert_affine_on_region",
     "assert_gradient_matches_finite_difference", "assert_taylor_exact",
-    "AFFINE_RTOL", "MEMBERSHIP_RTOL", "CONSERVATION_RTOL", "FD_RTOL", "FD_ROUNDING_FACTOR", "FD_MIN_STEP", "TAYLOR_RTOL",
+    "AFFINE_RTOL", "MEMBERSHIP_RTOL", "CONSERVATION_RTOL", "FD_RTOL", "FD_ROUNDING_FACTOR", "FD_MIN_STEP",
+    "TAYLOR_RTOL",
 ]
 
 AFFINE_RTOL = 1e-12        # f(p) vs A p + c, relative to the magnitude |W|...|W||p| + |b| terms
@@ -52,7 +53,8 @@ def _fail(title: str, actual: np.ndarray, desired: np.ndarray, bad: np.ndarray, 
         lines.append(f"Max absolute difference among mismatches: {float(np.max(difference)):.6g}")
     if detail:
         lines.append(detail)
-    lines += [f" actual: {np.array2string(actual, threshold=20)}", f" desired: {np.array2string(desired, threshold=20)}"]
+    lines += [f" actual: {np.array2string(actual, threshold=20)}",
+              f" desired: {np.array2string(desired, threshold=20)}"]
     raise AssertionError("\n".join(lines))
 
 
@@ -126,10 +128,12 @@ def assert_conserves(R_lower, R_upper, absorbed=0, *, rtol: float = CONSERVATION
     try:
         absorbed = np.broadcast_to(absorbed, rhs.shape)
     except ValueError:
-        raise ValueError(f"absorbed: shape {absorbed.shape} does not broadcast to the sample shape {rhs.shape}") from None
+        raise ValueError(f"absorbed: shape {absorbed.shape} does not broadcast to the sample shape "
+                         f"{rhs.shape}") from None
     lhs = lower.sum(axis=-1) + absorbed
     if exact:
-        assert_exact_equal(lhs, rhs, err_msg="Relevance is not conserved exactly (sum R_lower + absorbed vs sum R_upper)")
+        assert_exact_equal(lhs, rhs,
+                           err_msg="Relevance is not conserved exactly (sum R_lower + absorbed vs sum R_upper)")
         return
     scale = np.abs(lower).sum(axis=-1) + np.abs(absorbed) + np.abs(upper).sum(axis=-1)
     _assert_close(lhs, rhs, atol + rtol * scale, "Relevance is not conserved (sum R_lower + absorbed vs sum R_upper)",
@@ -144,7 +148,8 @@ def _prepare(net, arrays: dict) -> tuple:
     checked = {name: as_array(value, name, ndim=(1, 2)) for name, value in arrays.items()}
     for name, array in checked.items():
         if array.shape[-1] != net.in_features:
-            raise ValueError(f"{name}: expected shape (n, {net.in_features}) or ({net.in_features},), got {array.shape}")
+            raise ValueError(f"{name}: expected shape (n, {net.in_features}) or ({net.in_features},), "
+                             f"got {array.shape}")
     exact = net.exact or any(is_exact(a) for a in checked.values())
     if exact:
         net = net.to_exact()
@@ -225,7 +230,7 @@ def assert_affine_on_region(net: Network, x, points, *, rtol: float = AFFINE_RTO
                   f"rtol={rtol}, atol={atol}")
 
 
-# ---------------------------------------------------------------------------------------------------- finite differences
+# ------------------------------------------------------------------------------------------------ finite differences
 def _coordinate_margin(net: Network, x2: np.ndarray) -> list:
     """Per point: the largest h such that every unit keeps its sign under any coordinate move of size < h.
 
@@ -259,12 +264,13 @@ def _central_differences(net: Network, x2: np.ndarray, h: np.ndarray):
     return fd, plus, minus, spacing
 
 
-def _steps(net: Network, x2: np.ndarray) -> np.ndarray:
+def _steps(net: Network, x2: np.ndarray, *, check: bool = True) -> np.ndarray:
     """h = margin / 2 per point (1 where no unit bends f near the point); ValueError for points on a hinge."""
     margins = _coordinate_margin(net, x2)
     on_hinge = [i for i, m in enumerate(margins) if m is not None and m == 0]
-    if on_hinge:
-        raise ValueError(f"x: points {on_hinge[:10]} lie on a hinge (margin 0); finite differences need interior points")
+    if on_hinge and check:
+        raise ValueError(f"x: points {on_hinge[:10]} lie on a hinge (margin 0); finite differences need interior "
+                         f"points")
     return np.array([1 if m is None else m / 2 for m in margins], dtype=x2.dtype)
 
 
@@ -277,8 +283,9 @@ def assert_gradient_matches_finite_difference(net: Network, x, *, output: int | 
     derivative.  In exact mode both sides must be equal.  In float64 the tolerance is
     atol + rtol |J|_abs + FD_ROUNDING_FACTOR * eps * (|f|(x + h e_i) + |f|(x - h e_i)) / (2 h), with |f| and |J|_abs
     the forward pass and Jacobian of the network with |W|, |b| (magnitudes that survive cancellation).  Where h is
-    below FD_MIN_STEP * max(1, |x|_inf) a float64 difference would be meaningless (or zero); there the difference
-    is taken exactly in rationals (the float network converts losslessly) and compared with the float Jacobian.
+    below FD_MIN_STEP * max(1, |x|_inf) a float64 difference would be meaningless (or zero); there the margin and
+    the difference are computed exactly in rationals (the float network converts losslessly; a point is "on a
+    hinge" only if its exact margin is 0) and compared with the float Jacobian.
 
     Parameters
     ----------
@@ -304,8 +311,9 @@ def assert_gradient_matches_finite_difference(net: Network, x, *, output: int | 
         assert_exact_equal(select(fd), select(J), err_msg="central finite differences vs net.jacobian")
         return
     n, d = x2.shape
-    h = _steps(net, x2)
+    h = _steps(net, x2, check=False)     # a float margin of 0 may be rounding: such points are decided exactly
     tiny = h < FD_MIN_STEP * np.maximum(1.0, np.max(np.abs(x2), axis=1))
+    h[tiny] = 1.0                        # placeholder; their differences are replaced below
     fd, plus, minus, spacing = _central_differences(net, x2, h)
     patterns = net.trace(x2).patterns
     repeated = [np.repeat(p, d, axis=0) for p in patterns]
@@ -321,7 +329,8 @@ def assert_gradient_matches_finite_difference(net: Network, x, *, output: int | 
     J_abs = np.abs(_abs_network(net).affine_for_pattern(patterns)[0])
     _assert_close(select(fd), select(J), atol + rtol * select(J_abs) + select(rounding),
                   "Gradient does not match central finite differences",
-                  f"rtol={rtol}, atol={atol}, steps h={h.tolist()[:5]}, exact differences at {np.flatnonzero(tiny)[:5]}")
+                  f"rtol={rtol}, atol={atol}, steps h={h.tolist()[:5]}, "
+                  f"exact differences at {np.flatnonzero(tiny)[:5]}")
 
 
 # ---------------------------------------------------------------------------------------------------- Taylor
@@ -363,7 +372,8 @@ def assert_taylor_exact(net: Network, x, x_root, *, output: int = 0, gradient_at
     if roots.shape[0] == 1 and x2.shape[0] > 1:
         roots = np.repeat(roots, x2.shape[0], axis=0)
     if roots.shape != x2.shape:
-        raise ValueError(f"x_root: expected shape {x2.shape} or ({x2.shape[1]},) to match x, got {arrays['x_root'].shape}")
+        raise ValueError(f"x_root: expected shape {x2.shape} or ({x2.shape[1]},) to match x, "
+                         f"got {arrays['x_root'].shape}")
     crossing = [i for i in range(x2.shape[0]) if not segment_is_affine(net, roots[i], x2[i])]
     if crossing:
         raise ValueError(f"x, x_root: the segments of points {crossing[:10]} cross a region boundary; the first-order "
