@@ -10,25 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["clip", "vertex_values", "area", "interior", "LayerSplitter", "SNAP_RTOL"]
+__all__ = ["clip", "area", "interior", "LayerSplitter", "SNAP_RTOL"]
 
 #: float64 only: a vertex whose value |z| of a neuron's affine function is at most SNAP_RTOL times the scale of that
 #: function on the box (|z_s| S + |z_t| T + |z_c|, S and T the largest |s| and |t| of the box) counts as lying on the
 #: neuron's line.  This keeps slivers thinner than rounding out of the partition; exact slices use no snapping.
 SNAP_RTOL = 1e-11
 
-_CHUNK = 2048  # polygons per block when evaluating all neurons of a layer at all vertices
-
-
-def vertex_values(V: np.ndarray, lines: np.ndarray) -> np.ndarray:
-    """Values of affine functions at polygon vertices.
-
-    V : (P, K, 2); lines : (P, 3, d) with f(s, t) = lines[:, 0] s + lines[:, 1] t + lines[:, 2].
-    Returns (P, K, d): V @ lines[:, :2] + lines[:, 2] (a batched matrix product).
-    """
-    values = np.matmul(V, lines[:, :2])
-    values += lines[:, None, 2, :]
-    return values
+_CHUNK = 4096  # polygons per block when classifying all neurons of a layer (bounds the (block, d) temporaries)
+_REACH_SAFETY = 1 + 1e-9  # widens the prefilter's bound |z(v) - z(c)| <= |grad z| r against its own rounding
 
 
 def clip(V: np.ndarray, nv: np.ndarray, z: np.ndarray):
@@ -131,28 +121,48 @@ class LayerSplitter:
         self.crossed = np.zeros((d, capacity), dtype=bool)  # neuron-major: column scans are contiguous
         self.bitsT = np.zeros((d, capacity), dtype=bool)
         self.P = P
-        by_size = np.argsort(nv[:P], kind="stable")
-        for start in range(0, P, _CHUNK):
-            block = by_size[start:start + _CHUNK]
-            for k in np.unique(self.nv[block]):  # evaluate only the real vertices of each polygon size
-                rows = block[self.nv[block] == k]
-                crossed, bits = self._classify(rows, np.arange(d), width=int(k))
-                self.crossed[:, rows], self.bitsT[:, rows] = crossed.T, bits.T
+        for first in range(0, P, _CHUNK):
+            rows = np.arange(first, min(first + _CHUNK, P))
+            candidate = self._prefilter(rows)
+            pair_rows, pair_cols = np.nonzero(candidate)
+            crossed, active = self._classify(rows[pair_rows], pair_cols)
+            self.crossed[pair_cols, rows[pair_rows]] = crossed
+            self.bitsT[pair_cols, rows[pair_rows]] = active
 
-    def _classify(self, rows, cols, width=None):
-        """(crossed, active) bool (len(rows), len(cols)) for polygons ``rows`` and neurons ``cols``.
+    def _prefilter(self, rows):
+        """Bool (len(rows), d): the (polygon, neuron) pairs that need a vertex test; sets the bits of the others.
+
+        float64: with c the vertex mean and r the largest distance from c to a vertex, every vertex value of z_j
+        lies within |grad z_j| r of z_j(c); when z_j(c) is farther than that (plus the snapping tolerance) from 0,
+        the sign of z_j(c) is the neuron's bit and the line does not cross.  Exact slices test every pair.
+        """
+        d = self.lines.shape[2]
+        if self.scale is None:
+            return np.ones((rows.size, d), dtype=bool)
+        V, lines = self.V[rows], self.lines[rows]
+        centre = interior(V, self.nv[rows])
+        radius = np.sqrt(((V - centre[:, None, :]) ** 2).sum(axis=2).max(axis=1))
+        z_centre = lines[:, 0] * centre[:, :1] + lines[:, 1] * centre[:, 1:] + lines[:, 2]
+        reach = np.hypot(lines[:, 0], lines[:, 1]) * (radius[:, None] * _REACH_SAFETY)
+        reach += SNAP_RTOL * self.scale[rows]
+        self.bitsT[:, rows] = (z_centre > reach).T
+        return np.abs(z_centre) <= reach
+
+    def _classify(self, rows, cols):
+        """(crossed, active) bool (n,) for the (polygon, neuron) pairs (rows[i], cols[i]), from the vertex values.
 
         A neuron crosses a polygon when some vertex value exceeds the snapping tolerance and another is below its
         negative; it is active on a polygon it does not cross when some vertex value exceeds the tolerance.
         """
         source = self.source[rows]
-        V = self.V[rows] if width is None else self.V[rows, :width]
-        values = vertex_values(V, self.lines[np.ix_(source, np.arange(3), cols)])
+        line = self.lines[source, :, cols]  # (n, 3)
+        V = self.V[rows]
+        values = V[:, :, 0] * line[:, 0, None] + V[:, :, 1] * line[:, 1, None] + line[:, 2, None]
         high, low = values.max(axis=1), values.min(axis=1)
         if self.scale is None:
             active = np.asarray(high > 0, dtype=bool)
             return active & np.asarray(low < 0, dtype=bool), active
-        tol = SNAP_RTOL * self.scale[np.ix_(source, cols)]
+        tol = SNAP_RTOL * self.scale[source, cols]
         active = high > tol
         return active & (low < -tol), active
 
@@ -187,12 +197,10 @@ class LayerSplitter:
         self.bitsT[j, rows], self.bitsT[j, new] = True, False
         self.P += m
         both = np.concatenate([rows, new])
-        later = j + 1 + np.flatnonzero(self.crossed[j + 1:, both].any(axis=1))
+        later, which = np.nonzero(self.crossed[j + 1:, both])  # children can only be crossed where the parent was
         if later.size:
-            crossed, bits = self._classify(both, later)
-            parent = self.crossed[np.ix_(later, both)]
-            self.crossed[np.ix_(later, both)] = parent & crossed.T
-            self.bitsT[np.ix_(later, both)] = np.where(parent, bits.T, self.bitsT[np.ix_(later, both)])
+            later, which = later + j + 1, both[which]
+            self.crossed[later, which], self.bitsT[later, which] = self._classify(which, later)
 
     def _write(self, rows, V, nv):
         K = self.V.shape[1]
