@@ -155,8 +155,9 @@ def solve_lp(c, *, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=None) -> L
 
     Notes
     -----
-    When HiGHS can only say "infeasible or unbounded", the problem is solved again with c = 0: infeasible then means
-    infeasible, feasible means unbounded.
+    An "infeasible" verdict is confirmed by a second solve with presolve off (HiGHS' presolve has declared feasible
+    LPs infeasible).  When HiGHS can only say "infeasible or unbounded", the problem is solved again with c = 0:
+    infeasible then means infeasible, feasible means unbounded.
     """
     from scipy.optimize import linprog
 
@@ -170,29 +171,40 @@ def solve_lp(c, *, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=None) -> L
                 bounds=[(None if np.isinf(lo) else lo, None if np.isinf(hi) else hi) for lo, hi in box],
                 method="highs")
     res = linprog(c, **args)
+    if res.status == _SCIPY_INFEASIBLE:
+        # HiGHS' presolve has wrongly declared feasible LPs infeasible (e.g. ERGO-Code/HiGHS#2511, #1530; here: the
+        # unbounded LP min x_2 - x_1 s.t. -1 <= x_0 + x_1 + x_2 <= 1); confirm every such verdict without presolve.
+        res = linprog(c, options={"presolve": False}, **args)
     message = str(res.message)
     if res.status == _SCIPY_OPTIMAL:
-        x = np.asarray(res.x, dtype=np.float64) + 0.0  # + 0.0 turns -0.0 into 0.0
-        if x.shape != (d,) or not np.all(np.isfinite(x)):
-            raise LPError(f"solver reported an optimum but returned x of shape {x.shape} with non-finite entries")
-        _check_solution(x, A_ub, b_ub, "A_ub")
-        _check_solution(x, np.vstack([A_eq, -A_eq]), np.concatenate([b_eq, -b_eq]), "A_eq")
-        eye = np.eye(d)
-        finite_lo, finite_hi = np.isfinite(box[:, 0]), np.isfinite(box[:, 1])
-        _check_solution(x, np.vstack([-eye[finite_lo], eye[finite_hi]]),
-                        np.concatenate([-box[finite_lo, 0], box[finite_hi, 1]]), "bounds")
+        x = _checked_optimum(res.x, c, A_ub, b_ub, A_eq, b_eq, box)
         return LPResult(OPTIMAL, x, float(c @ x), message)
     if res.status == _SCIPY_INFEASIBLE:
         return LPResult(INFEASIBLE, None, None, message)
     if res.status == _SCIPY_UNBOUNDED:
         return LPResult(UNBOUNDED, None, None, message)
     if "unbounded or infeasible" in message.lower():
-        feasibility = linprog(np.zeros(d), **args)
+        feasibility = linprog(np.zeros(d), options={"presolve": False}, **args)
         if feasibility.status == _SCIPY_INFEASIBLE:
             return LPResult(INFEASIBLE, None, None, message)
         if feasibility.status == _SCIPY_OPTIMAL:
             return LPResult(UNBOUNDED, None, None, message)
     raise LPError(f"linprog(method='highs') failed with status {res.status}: {message}")
+
+
+def _checked_optimum(x, c, A_ub, b_ub, A_eq, b_eq, box) -> np.ndarray:
+    """The solver's optimum as float64 after an independent residual check of every constraint and bound."""
+    d = c.shape[0]
+    x = np.asarray(x, dtype=np.float64) + 0.0  # + 0.0 turns -0.0 into 0.0
+    if x.shape != (d,) or not np.all(np.isfinite(x)):
+        raise LPError(f"solver reported an optimum but returned x of shape {x.shape} with non-finite entries")
+    _check_solution(x, A_ub, b_ub, "A_ub")
+    _check_solution(x, np.vstack([A_eq, -A_eq]), np.concatenate([b_eq, -b_eq]), "A_eq")
+    eye = np.eye(d)
+    finite_lo, finite_hi = np.isfinite(box[:, 0]), np.isfinite(box[:, 1])
+    _check_solution(x, np.vstack([-eye[finite_lo], eye[finite_hi]]),
+                    np.concatenate([-box[finite_lo, 0], box[finite_hi, 1]]), "bounds")
+    return x
 
 
 @dataclass(frozen=True)
