@@ -192,6 +192,9 @@ def root_point(rule, layer, a, numerator, *, active=None, skip_below=0):
                          f"and on_zero='raise'")
     t = _divide(numerator, D, active & ok)
     V = rule.v(a, layer.weight_matrix())
+    field = getattr(layer, "receptive_field", None)
+    if field is not None:  # a convolution / pooling neuron searches only within its receptive field
+        V = np.where(field()[None], V, 0)
     roots = a[:, None, :] - t[:, :, None] * V
     if missing.any():
         roots = roots.astype(object) if exact else roots
