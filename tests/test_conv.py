@@ -53,7 +53,7 @@ POOLS = {
 }
 
 
-@pytest.mark.parametrize("routine", ["weight_matrix", "forward", "linear_T"])
+@pytest.mark.parametrize("routine", ["weight_matrix", "receptive_field", "forward", "linear_T"])
 @pytest.mark.parametrize("name", sorted(LAYERS))
 @pytest.mark.parametrize("exact", [False, True], ids=["float", "exact"])
 def test_affine_routines_match_loop_twins(name, routine, exact):
@@ -64,6 +64,10 @@ def test_affine_routines_match_loop_twins(name, routine, exact):
     convert = to_fraction if exact else (lambda v: v)
     if routine == "weight_matrix":
         fast, slow = layer.weight_matrix(), ref.weight_matrix(layer)
+    elif routine == "receptive_field":
+        fast, slow = layer.receptive_field(), ref.receptive_field(layer)
+        assert fast.dtype == bool and (fast == slow).all()
+        return
     elif routine == "forward":
         a = convert(rng.normal(size=(2, layer.in_features)))
         fast, slow = layer.forward(a), ref.forward(layer, a)
@@ -273,3 +277,80 @@ def test_network_rejects_size_mismatch_after_conv():
     conv = Conv2d(np.ones((2, 1, 3, 3)), np.zeros(2), input_shape=(1, 4, 4))  # 16 -> 2*2*2 = 8
     with pytest.raises(ValueError, match="affine layer 1 expects 9 inputs"):
         Network([conv, ReLU(), Dense(np.ones((1, 9)), np.zeros(1))])
+
+
+# ---------------------------------------------------------------------------------------------------- DTD on conv nets
+from dtd_ref import rules  # noqa: E402
+from dtd_ref.dtd import train_free_dtd  # noqa: E402
+
+RULES = {
+    "zplus": rules.ZPlus(), "w2": rules.W2(), "z": rules.Z(), "gamma": rules.Gamma(0.5), "lrp0": rules.LRP0(),
+    "epsilon": rules.Epsilon(0.1), "alphabeta": rules.AlphaBeta(2, 1), "flat": rules.Flat(),
+    "zbox": rules.ZBox(0.0, 1.0),
+}
+
+
+def _dtd_net(seed, pool, **kw):
+    return convnet((1, 6, 6), rng=seed, channels=(2,), pool=pool, classes=2, relu_on_output=True,
+                   positive_bias_factor=-1.0, **kw)
+
+
+def _densified(net):
+    return Network([Dense(l.weight_matrix(), l.bias_vector()) if l.kind == "affine" else l for l in net.layers])
+
+
+@pytest.mark.parametrize("pool", ["max", "avg"])
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_conv_rules_equal_the_dense_matrix_rules(name, pool):
+    # The kernel path (modified kernels, im2col) and the dense-matrix path of the same network give the same
+    # relevance at every layer, and the same roots (conv roots search only the receptive field; for z / gamma /
+    # z^B the dense twin's direction also moves unconnected inputs, so roots are compared for the other rules).
+    net = _dtd_net(11, pool, padding=1)
+    x = np.random.default_rng(2).random((3, net.in_features))
+    mine = train_free_dtd(net, x, RULES[name], output=1)
+    dense = train_free_dtd(_densified(net), x, RULES[name], output=1)
+    for r_mine, r_dense in zip(mine.relevance, dense.relevance):
+        _close(r_mine, r_dense)
+    if name in ("zplus", "w2", "lrp0") and mine.roots[0] is not None:
+        _close(np.nan_to_num(mine.roots[0]), np.nan_to_num(dense.roots[0]))
+
+
+@pytest.mark.parametrize("pool", ["max", "avg"])
+def test_conv_dtd_is_exactly_conservative_and_roots_are_zeros(pool):
+    # z+ with biases <= 0 (THEORY.md §3): every active neuron's root is an exact zero of w_j^T a + b_j, it moves
+    # only inputs of the neuron's receptive field, and relevance is conserved exactly layer by layer.
+    net = _dtd_net(4, pool).to_exact()
+    x = to_fraction(np.random.default_rng(4).integers(0, 9, size=(2, net.in_features)) / 8)
+    explanation = train_free_dtd(net, x, rules.ZPlus(), output=0)
+    for k, layer in enumerate(net.affine_layers):
+        assert (explanation.conservation_gap(k) == 0).all()
+        roots, missing = explanation.roots[k], explanation.missing[k]
+        a = net.trace(x).a[k]
+        active = net.trace(x).z[k] > 0
+        for n in range(x.shape[0]):
+            for j in np.flatnonzero(active[n] & ~missing[n]):
+                assert layer.forward(roots[n, j][None])[0, j] == 0
+                if hasattr(layer, "receptive_field"):
+                    moved = roots[n, j] != a[n]
+                    assert not (moved & ~layer.receptive_field()[j]).any()
+
+
+def test_lrp0_with_winner_take_all_pooling_is_gradient_times_input():
+    # [A18]: with zero biases, LRP-0 equals gradient x input on ReLU networks; winner-take-all through a max-pool
+    # is exactly the gradient's routing, so the identity must hold on conv - ReLU - MaxPool nets too (exactly).
+    net = convnet((1, 6, 6), rng=6, channels=(2, 2), pool="max", classes=2, padding=1)
+    zero_bias = Network([l.with_parameters(l.W, np.zeros_like(l.b)) if isinstance(l, Conv2d)
+                         else Dense(l.W, np.zeros_like(l.b)) if isinstance(l, Dense) else l for l in net.layers])
+    exact = zero_bias.to_exact()
+    x = to_fraction(np.random.default_rng(6).integers(0, 9, size=(2, net.in_features)) / 8)
+    R = train_free_dtd(exact, x, rules.LRP0(), output=0).relevance[0]
+    assert (R == exact.gradient_x_input(x, output=0)).all()
+    assert (R != 0).sum() > 10  # not vacuous
+
+
+def test_dtd_rejects_a_max_pool_before_the_relu():
+    rng = np.random.default_rng(0)
+    conv = Conv2d(rng.normal(size=(1, 1, 3, 3)), np.zeros(1), input_shape=(1, 6, 6))
+    net = Network([conv, MaxPool2d((1, 4, 4), 2), ReLU(), Dense(np.ones((1, 4)), np.zeros(1))])
+    with pytest.raises(ValueError, match="max-pool"):
+        train_free_dtd(net, np.ones(36), rules.ZPlus(), output=0)

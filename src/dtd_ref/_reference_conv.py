@@ -15,7 +15,7 @@ import numpy as np
 from .conv import Conv2d
 from .pooling import AvgPool2d, MaxPool2d
 
-__all__ = ["weight_matrix", "forward", "linear_T", "pattern", "apply_pattern", "apply_pattern_T", "region_rows"]
+__all__ = ["weight_matrix", "receptive_field", "forward", "linear_T", "pattern", "apply_pattern", "apply_pattern_T", "region_rows"]
 
 
 def _window(geo, c: int, h: int, w: int) -> list:
@@ -82,6 +82,15 @@ def weight_matrix(layer) -> np.ndarray:
         for weight, i in _terms(layer, o, h, w):
             M[j, i] += weight
     return M
+
+
+def receptive_field(layer) -> np.ndarray:
+    """bool (d_out, d_in): the inputs each output unit of a Conv2d / AvgPool2d reads (padding excluded)."""
+    F = np.zeros((layer.out_features, layer.in_features), dtype=bool)
+    for j, o, h, w in _units(layer):
+        for _, i in _terms(layer, o, h, w):
+            F[j, i] = True
+    return F
 
 
 def forward(layer, a: np.ndarray) -> np.ndarray:

@@ -122,6 +122,20 @@ class WindowGeometry:
         return ", ".join(parts)
 
 
+def _receptive_field(geo: WindowGeometry, d_out: int, channels_out: int, groups: int) -> np.ndarray:
+    """bool (d_out, d_in) connectivity of a windowed layer whose output channel o reads the input channels of
+    group o // (channels_out / groups) (groups = C_in for per-channel pooling)."""
+    C = geo.input_shape[0]
+    Ho, Wo = geo.output_hw
+    index = geo.window_index().reshape(groups, -1, Ho * Wo)  # (G, C/G K, P)
+    cols = np.repeat(index, channels_out // groups, axis=0)  # (C_out, C/G K, P)
+    rows = np.broadcast_to(np.arange(d_out).reshape(channels_out, 1, Ho * Wo), cols.shape)
+    keep = cols >= 0
+    field = np.zeros((d_out, geo.in_features), dtype=bool)
+    field[rows[keep], cols[keep]] = True
+    return field
+
+
 class Conv2d:
     """2-D cross-correlation with bias, as ``torch.nn.Conv2d`` (zero padding), on flat batches.
 
@@ -245,6 +259,14 @@ class Conv2d:
         M = np.zeros((C_out * Ho * Wo, self.in_features), dtype=self.W.dtype)
         M[rows[keep], cols[keep]] = vals[keep]
         return M
+
+    def receptive_field(self) -> np.ndarray:
+        """bool (d_out, d_in): True where output unit j reads input i (its window in its group's channels).
+
+        Root searches on a convolution move only these inputs (the search direction restricted to the receptive
+        field); entries of ``weight_matrix()`` outside it are structurally zero.
+        """
+        return _receptive_field(self.geometry, self.out_features, self.W.shape[0], self.groups)
 
     def bias_vector(self) -> np.ndarray:
         """The bias of every output unit, shape (C_out H_out W_out,): b_o repeated over positions."""

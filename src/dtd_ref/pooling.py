@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from ._validation import is_exact
-from .conv import WindowGeometry
+from .conv import WindowGeometry, _receptive_field
 
 __all__ = ["AvgPool2d", "MaxPool2d"]
 
@@ -116,6 +116,11 @@ class AvgPool2d:
         keep = index >= 0
         M[rows[keep], index[keep]] = np.broadcast_to(scale[:, None], index.shape)[keep]
         return M
+
+    def receptive_field(self) -> np.ndarray:
+        """bool (d_out, d_in): True where output unit j averages input i (padding excluded)."""
+        C = self.input_shape[0]
+        return _receptive_field(self.geometry, self.out_features, C, C)
 
     def bias_vector(self) -> np.ndarray:
         """Zeros, shape (d_out,)."""
