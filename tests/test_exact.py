@@ -114,3 +114,15 @@ def test_exact_leaky_relu_slope_is_the_exact_value_of_the_float():
     net = Network([Dense([[1.0]], [0.0]), LeakyReLU(0.1)]).to_exact()
     assert net.layers[1].negative_slope == Fraction(0.1)
     assert net(np.array([-1.0]))[0] == -Fraction(0.1)
+
+
+def test_leaky_relu_slope_follows_the_arithmetic_of_the_network():
+    # a float slope in an exact network counts with its exact dyadic value (as to_exact would give it) ...
+    exact_net = Network([Dense(np.array([[Fraction(1)]]), np.array([Fraction(0)])), LeakyReLU(0.1)])
+    assert exact_net(np.array([-1.0]))[0] == -Fraction(0.1)
+    assert exact_net.gradient(np.array([-1.0]))[0] == Fraction(0.1)
+    # ... and a Fraction slope in a float network is rounded once to float64: outputs stay float64 arrays
+    float_net = Network([Dense([[1.0]], [0.0]), LeakyReLU(Fraction(1, 3))])
+    out = float_net(np.array([[-1.0], [2.0]]))
+    assert out.dtype == np.float64 and out[0, 0] == -(1 / 3) and out[1, 0] == 2.0
+    assert float_net.gradient([-1.0]).dtype == np.float64

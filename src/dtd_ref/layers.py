@@ -100,21 +100,33 @@ class ReLU:
     negative_slope = 0
 
     def forward(self, z: np.ndarray) -> np.ndarray:
-        return np.where(z > 0, z, self.negative_slope * z)
+        return np.where(z > 0, z, self._slope(is_exact(z)) * z)
+
+    def _slope(self, exact: bool | None):
+        """The slope in the arithmetic of the data: Fraction (exact), float (float64), or as stored (None)."""
+        slope = self.negative_slope
+        if exact is None:
+            return slope
+        if exact:
+            return slope if isinstance(slope, Fraction) else Fraction(slope)
+        return float(slope)
 
     def pattern(self, z: np.ndarray) -> np.ndarray:
         """Activation pattern, bool (n, d): unit active iff z > 0."""
         return np.asarray(z > 0, dtype=bool)
 
-    def slopes(self, pattern: np.ndarray, exact: bool = False):
-        """Per-unit slope of the layer on the region of ``pattern``: 1 where active, ``negative_slope`` elsewhere."""
-        return np.where(pattern, 1, self.negative_slope)
+    def slopes(self, pattern: np.ndarray, exact: bool | None = None):
+        """Per-unit slope of the layer on the region of ``pattern``: 1 where active, ``negative_slope`` elsewhere.
+
+        ``exact`` selects the type of the slope (Fraction for True, float for False); None keeps it as stored.
+        """
+        return np.where(pattern, 1, self._slope(exact))
 
     def apply_pattern(self, pattern: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Linearisation on the region of ``pattern`` applied along the last axis of t (n, ..., d)."""
         if self.negative_slope == 0:
             return np.where(expand_pattern(pattern, t), t, 0)
-        return t * expand_pattern(self.slopes(pattern), t)
+        return t * expand_pattern(self.slopes(pattern, is_exact(t)), t)
 
     apply_pattern_T = apply_pattern  # the linearisation is diagonal, hence symmetric
 
