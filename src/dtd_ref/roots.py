@@ -215,8 +215,8 @@ def _judge(net, trace, k, rule, convention, output, upper, all_outputs) -> tuple
     same_point = np.asarray(roots == a[:, None, :], bool).all(axis=2)
     before = sum(layer.kind == "activation" for layer in net.layers[:net.affine_index[k]])
     unit_layer = np.concatenate([np.full(p.shape[1], before + m) for m, p in enumerate(tr_a.patterns)]).astype(int)
-    verdicts = dict(roots=roots, unit_layer=unit_layer, has_root=has_root, active=np.asarray(trace.z[k][:, neurons] > 0, bool),
-                    inside=inside, segment_inside=first < 0, first_flip=first, flip_t=flip_t, margin=margin,
+    verdicts = dict(roots=roots, unit_layer=unit_layer, has_root=has_root,
+                    active=np.asarray(trace.z[k][:, neurons] > 0, bool), inside=inside, segment_inside=first < 0, first_flip=first, flip_t=flip_t, margin=margin,
                     delta_f=to_float(delta_f), neurons=neurons)
     if exact:
         verdicts["unchanged"] = np.asarray(delta_f == 0, bool)
