@@ -256,3 +256,11 @@ def test_leaky_relu_slope_validation():
     with pytest.raises(ValueError, match="negative_slope"):
         LeakyReLU(float("nan"))
     assert LeakyReLU(Fraction(1, 3)).negative_slope == Fraction(1, 3)
+
+
+def test_local_affine_of_a_network_without_activations_has_the_batch_size():
+    net = Network([Dense([[1.0, 2.0]], [0.5])])
+    A, c = net.local_affine(np.zeros((5, 2)))
+    assert A.shape == (5, 1, 2) and c.shape == (5, 1)
+    assert_exact_equal(A[4], [[1.0, 2.0]])
+    assert_exact_equal(c[4], [0.5])

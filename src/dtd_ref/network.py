@@ -239,6 +239,9 @@ class Network:
         """(A, c) with f(z) = A z + c on the linear region of x: shapes (n, d_out, d_in), (n, d_out)."""
         x2, single = self._batch(x)
         A, c = self.affine_for_pattern(self.trace(x2).patterns)
+        if A.shape[0] != x2.shape[0]:   # no activation layer: one affine map (batch 1) serves every input
+            A = np.repeat(A, x2.shape[0], axis=0)
+            c = np.repeat(c, x2.shape[0], axis=0)
         return (A[0], c[0]) if single else (A, c)
 
     def jacobian(self, x) -> np.ndarray:
