@@ -22,12 +22,15 @@ Scope
 * Negative controls: a nonzero bias breaks conservation (concrete residual); LRP-ε with ε = 1/10 is not gradient x
   input (concrete residual).
 * Engine: an exact loop over the engine's Trace computes LRP-0 at a rational point; it equals the engine's
-  ``gradient_x_input``, the symbolic R^1 at those numbers, and Σ R^1 + absorbed = f(x) exactly.
+  ``gradient_x_input``, the symbolic R^1 at those numbers, and Σ R^1 + absorbed = f(x) exactly; ``dtd_ref.rules``
+  LRP0 (through ``train_free_dtd``) gives the same relevance and bias ledger, and its Epsilon(1/10) equals the
+  symbolic LRP-ε at those numbers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
@@ -258,13 +261,29 @@ def check_engine(widths=(3, 3, 3, 2), seed: int = 4) -> Check:
     sym, prop = _symbolic_case(widths)
     values = sym.values(net, slopes_of(net, x))
     values.update({sp.Symbol(f"x0_{i}"): v for i, v in enumerate(to_sympy(x))})
+    from dtd_ref.dtd import train_free_dtd
+    from dtd_ref.rules import LRP0, Epsilon
+
+    explained = train_free_dtd(net, x, LRP0(), output=OUTPUT)
+    bias_total = sum(sum(ledger["bias"]) for ledger in explained.ledger)
+    epsilon = Fraction(1, 10)
+    with_epsilon = train_free_dtd(net, x, Epsilon(epsilon), output=OUTPUT)
+    concrete = concrete_network(net, slopes_of(net, x))
+    prop_eps = layerwise_relevance(concrete, x=sp.Matrix(to_sympy(x)), polynomial=False,
+                                   denominator=lambda w_j, a, b_j, z_j: z_j + sp.Rational(epsilon))
     facts = {
         "loop LRP-0 = engine gradient x input": all(r == g for r, g in zip(R_loop, gxi)),
         "symbolic R^1 = engine gradient x input": [evaluate(r, values) for r in prop.R[0]] == to_sympy(gxi),
         "sum R^1 + absorbed = f(x)": sum(R_loop) + absorbed == net(x)[OUTPUT],
         "a bias absorbed relevance": absorbed != 0,
+        "dtd_ref LRP0 = engine gradient x input": list(explained.input_relevance) == list(gxi),
+        "dtd_ref LRP0 bias ledger = absorbed": bias_total == absorbed,
+        "dtd_ref Epsilon(1/10) = symbolic LRP-eps": to_sympy(with_epsilon.input_relevance) == [
+            sp.nsimplify(r) for r in prop_eps.R[0]],
+        "dtd_ref Epsilon(1/10) != gradient x input": list(with_epsilon.input_relevance) != list(gxi),
     }
-    return truth_check("engine", "engine", facts, f"exact {widths} net with ReLU output at rational x")
+    return truth_check("engine", "engine", facts, f"exact {widths} net with ReLU output at rational x; "
+                                                  f"dtd_ref.rules LRP0 and Epsilon via train_free_dtd")
 
 
 CHECKS = (check_inductive_step, check_every_architecture, check_bias_ledger, check_negative_bias_not_conservative,

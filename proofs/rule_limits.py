@@ -24,18 +24,21 @@ Scope
   limit is read off the leading coefficients in γ.
 * Negative controls: α1β0 with a negative input differs from z⁺; with P = 0 the γ weights stay at the z weights for
   every γ, not at z⁺'s (which passes nothing).
-* Engine: exact Dense layer at a rational a >= 0: α1β0 = z⁺ exactly, γ = 0 equals z, and |γ - z⁺| shrinks like the
-  exact bound at γ = 10, 100, 1000, 10000.
+* Engine: ``dtd_ref.rules`` in exact mode on a Dense layer at a rational a > 0: its weights equal the formulas,
+  AlphaBeta(1, 0) = ZPlus, Gamma(0) = Z, and Gamma(γ) - ZPlus equals the exact error at γ = 10, ..., 10^4; through
+  ``train_free_dtd`` AlphaBeta(1, 0) = ZPlus on a whole network at x >= 0.
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
 from itertools import product
 
+import numpy as np
 import sympy as sp
 
 from ._core import Check, identity_check, negative_check, run_checks, truth_check
-from ._symbolic import rational_network, rational_vector, rng_of, to_sympy
+from ._symbolic import rational_case, rational_network, rational_vector, rng_of, to_sympy
 
 CLAIM = "6-rule-limits"
 TITLE = "alpha1beta0 = z+ for a >= 0; gamma = 0 is z; gamma -> oo tends to z+ with O(1/gamma) error"
@@ -169,31 +172,52 @@ def check_negative_gamma_without_positive_weight() -> Check:
 
 
 def check_engine(widths=(3, 3), seed: int = 2) -> Check:
+    """``dtd_ref.rules`` in exact mode: per neuron (R = e_j) on a Dense layer at rational a > 0 its AlphaBeta(1, 0),
+    Gamma(γ), Z and ZPlus weights equal the formulas; α1β0 = z⁺, γ = 0 is z, and the γ - z⁺ gap equals the exact
+    error at γ = 10 ... 10^4; on a whole network at x >= 0 train_free_dtd with AlphaBeta(1, 0) equals ZPlus."""
+    from dtd_ref.dtd import train_free_dtd
+    from dtd_ref.propagation import redistribute
+    from dtd_ref.rules import AlphaBeta, Gamma, Z, ZPlus
+
     gen = rng_of(seed)
     net = rational_network(widths, rng=gen, relu_output=False)
-    W = net.affine_layers[0].weight_matrix()
-    a = [v + 1 for v in to_sympy(rational_vector(widths[0], rng=gen, nonnegative=True))]   # a > 0
+    dense = net.affine_layers[0]
+    W = dense.weight_matrix()
+    a = rational_vector(widths[0], rng=gen, nonnegative=True) + 1                       # a > 0
+    a_s = to_sympy(a)
+    ones = np.ones((1, widths[1]), dtype=bool)
+
+    def engine_weights(rule, j):
+        R = np.zeros((1, widths[1]), dtype=object)
+        R[0, j] = Fraction(1)
+        return to_sympy(redistribute(rule, dense, a[None], R, active=ones)[0][0])
+
     facts = {}
     for j in range(widths[1]):
         w = to_sympy(W[j])
-        P = sum(ai * max(wi, 0) for ai, wi in zip(a, w))
-        Z = sum(ai * wi for ai, wi in zip(a, w))
-        if P == 0 or Z == 0:
+        P = sum(ai * max(wi, 0) for ai, wi in zip(a_s, w))
+        Z_sum = sum(ai * wi for ai, wi in zip(a_s, w))
+        if P == 0 or Z_sum == 0:
             continue
-        zplus = [sp.nsimplify(x) for x in weights("zplus", a, w)]
-        facts[f"neuron {j}: alpha1beta0 = z+"] = [sp.nsimplify(x) for x in weights("alphabeta", a, w)] == zplus
-        facts[f"neuron {j}: gamma 0 = z"] = ([sp.nsimplify(x) for x in weights("gamma", a, w, gamma=0)]
-                                             == [sp.nsimplify(x) for x in weights("z", a, w)])
+        zplus = engine_weights(ZPlus(), j)
+        facts[f"neuron {j}: engine z+ = formula"] = zplus == [sp.nsimplify(x) for x in weights("zplus", a_s, w)]
+        facts[f"neuron {j}: engine alpha1beta0 = engine z+"] = engine_weights(AlphaBeta(1, 0), j) == zplus
+        facts[f"neuron {j}: engine gamma(0) = engine z"] = engine_weights(Gamma(0), j) == engine_weights(Z(), j)
         gaps = []
         for k in range(1, 5):
-            g = sp.Integer(10) ** k
-            gap = max(abs(sp.nsimplify(x) - y) for x, y in zip(weights("gamma", a, w, gamma=g), zplus))
-            bound = max(abs((ai * wi * P - ai * max(wi, 0) * Z) / (P * (Z + g * P))) for ai, wi in zip(a, w))
-            facts[f"neuron {j}: gap at gamma = {g} equals the exact error bound"] = gap == bound
-            gaps.append(gap)
+            g = 10**k
+            gamma_w = engine_weights(Gamma(g), j)
+            error = [(ai * wi * P - ai * max(wi, 0) * Z_sum) / (P * (Z_sum + g * P)) for ai, wi in zip(a_s, w)]
+            facts[f"neuron {j}: engine gamma({g}) - z+ = exact error"] = [x - y for x, y in
+                                                                         zip(gamma_w, zplus)] == error
+            gaps.append(max(abs(e) for e in error))
         facts[f"neuron {j}: gap decreases"] = all(x > y for x, y in zip(gaps, gaps[1:])) or max(gaps) == 0
-    facts["some neuron was checked"] = bool(facts)
-    return truth_check("engine", "engine", facts, f"exact {widths} Dense weights at rational a > 0")
+    deep, x = rational_case((3, 3, 3, 2), rng=gen, nonnegative_x=True)
+    facts["train_free_dtd AlphaBeta(1, 0) = ZPlus on x >= 0"] = list(
+        train_free_dtd(deep, x, AlphaBeta(1, 0), output=0).input_relevance) == list(
+        train_free_dtd(deep, x, ZPlus(), output=0).input_relevance)
+    facts["some neuron was checked"] = len(facts) > 1
+    return truth_check("engine", "engine", facts, f"dtd_ref.rules in exact mode, Dense {widths} at rational a > 0")
 
 
 CHECKS = (check_alpha1beta0_termwise, check_gamma_all_widths, check_sign_cases,

@@ -23,11 +23,13 @@ Scope
   with symbolic a, b, γ, l, h; and the z⁺ inequality per sign case with sign-assumed symbols.
 * Negative controls: z⁺ with b_j > 0, z⁺ with a negative input, the authors' t = R_j / (w^T v), the bias in the
   denominator, and THEORY's segment endpoint with a zero weight.
-* Engine: exact Dense layer at a rational a >= 0 with b <= 0; each rule's root has z_j = 0 in the engine exactly.
+* Engine: ``dtd_ref.rules`` in exact mode on a Dense layer at a rational a >= 1 with b <= 0: its ``root_point`` equals
+  the formula, has z_j = 0, and its ``redistribute`` equals the propagation weights and the DTD step at its roots.
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
 from itertools import product
 
 import numpy as np
@@ -239,30 +241,63 @@ def check_negative_zero_weight_endpoint() -> Check:
                           f"z+ root {root} vs the segment [a*1[w<0], a]: coordinate 1 misses by")
 
 
+def _engine_rules(a):
+    """The rules of :mod:`dtd_ref.rules` matching :data:`RULES`, with the parameters used here."""
+    from dtd_ref import rules
+
+    low = np.array([Fraction(v) - 2 for v in a], dtype=object)
+    high = np.array([Fraction(v) + 3 for v in a], dtype=object)
+    engine = {"w2": rules.W2(), "z": rules.Z(), "zplus": rules.ZPlus(), "gamma": rules.Gamma(Fraction(1, 2)),
+              "zB": rules.ZBox(low, high)}
+    params = {"gamma": sp.Rational(1, 2), "low": [sp.Rational(v) for v in low], "high": [sp.Rational(v) for v in high]}
+    return engine, params
+
+
 def check_engine(widths=(3, 4), seed: int = 3) -> Check:
-    """Each rule's root at a rational a >= 0 of an exact Dense layer with b <= 0: engine z_j(root) = 0 exactly."""
+    """Against ``dtd_ref.rules`` in exact mode on a Dense layer at a rational a >= 1 with b <= 0: the engine's
+    ``root_point`` equals the formula's root, has z_j = 0, and ``redistribute`` of R_j = z_j equals both the
+    propagation weights and the DTD step w_j ⊙ (a - root_j), with an exact ledger."""
+    from dtd_ref.propagation import redistribute
+    from dtd_ref.propagation import root_point as engine_root_point
+
     gen = rng_of(seed)
     net = rational_network(widths, rng=gen, nonpositive_bias=True, relu_output=False)
     a = rational_vector(widths[0], rng=gen, nonnegative=True) + 1
     dense = net.affine_layers[0]
     W, b = dense.weight_matrix(), dense.bias_vector()
     z = net(a)
-    params = {"gamma": sp.Rational(1, 2), "low": [sp.nsimplify(v - 2) for v in a],
-              "high": [sp.nsimplify(v + 3) for v in a]}
+    active = np.array([[v > 0 for v in z]])
+    R = np.array([[v if v > 0 else Fraction(0) for v in z]], dtype=object)   # relevance model c_j = 1: R_j = z_j
+    engine, params = _engine_rules(a)
+    a_s = [sp.Rational(x) for x in a]
     facts = {}
-    for rule in RULES:
+    for rule, engine_rule in engine.items():
+        roots, missing = engine_root_point(engine_rule, dense, a[None], z[None], active=active)
+        lower, ledger = redistribute(engine_rule, dense, a[None], R, active=active)
+        expected_lower = [sp.Integer(0)] * widths[0]
+        dtd_step = [sp.Integer(0)] * widths[0]
         for j in range(widths[1]):
             w = [sp.Rational(v) for v in W[j]]
-            v = direction(rule, [sp.Rational(x) for x in a], w, params)
-            if z[j] <= 0 or sum(wi * vi for wi, vi in zip(w, v)) == 0:
+            v = direction(rule, a_s, w, params)
+            wv = sum(wi * vi for wi, vi in zip(w, v))
+            if not active[0, j] or wv == 0:
+                facts[f"{rule} neuron {j}: no root where inactive or w^T v = 0"] = bool(missing[0, j]) == (
+                    bool(active[0, j]) and wv == 0)
                 continue
-            root, t = root_point([sp.Rational(x) for x in a], w, sp.Rational(b[j]), v)
-            facts[f"{rule} neuron {j}: engine z_j(root) = 0"] = net.trace(
-                np.asarray([from_sympy(root)], dtype=object)).z[0][0][j] == 0
+            root, t = root_point(a_s, w, sp.Rational(b[j]), v)
+            facts[f"{rule} neuron {j}: engine root = formula root"] = [sp.Rational(x) for x in roots[0, j]] == root
+            facts[f"{rule} neuron {j}: engine z_j(root) = 0"] = net(roots[0, j])[j] == 0
             if rule == "zplus":
-                facts[f"zplus neuron {j}: 0 <= t <= 1"] = 0 <= t <= 1
-    facts["some neuron was active"] = bool(facts)
-    return truth_check("engine", "engine", facts, f"exact Dense layer {widths}, a >= 0, b <= 0")
+                facts[f"zplus neuron {j}: 0 <= t <= 1"] = bool(0 <= t <= 1)
+            for i in range(widths[0]):
+                expected_lower[i] += w[i] * v[i] / wv * sp.Rational(R[0, j])
+                dtd_step[i] += w[i] * (a_s[i] - sp.Rational(roots[0, j][i]))   # c_j w_j ⊙ (a - root), c_j = 1
+        facts[f"{rule}: engine redistribute = propagation weights"] = [sp.Rational(x) for x in lower[0]] == \
+            expected_lower
+        facts[f"{rule}: engine redistribute = DTD step at the engine's roots"] = expected_lower == dtd_step
+        facts[f"{rule}: sum R_lower + ledger = sum R"] = sum(lower[0]) + sum(sum(e[0]) for e in ledger.values()) \
+            == sum(R[0])
+    return truth_check("engine", "engine", facts, f"dtd_ref.rules on an exact Dense layer {widths}, a >= 1, b <= 0")
 
 
 CHECKS = (check_line_search_all_widths, check_rules_sign_cases, check_zplus_segment_all_widths,

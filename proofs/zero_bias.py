@@ -21,7 +21,8 @@ Scope
   with exact polynomial division, and conservation.
 * Negative controls (b ≠ 0, concrete): the z root is not 0, f(x) - ∇f^T x ≠ 0, z-rule DTD ≠ gradient x input.
 * Engine: an exact bias-free network (``dtd_ref.mlp(..., bias=False)`` converted to Fractions): f(x) = ∇f·x,
-  ``local_affine`` has c = 0, and a loop over the Trace gives z-rule roots exactly 0 and z-DTD = gradient x input.
+  ``local_affine`` has c = 0, a loop over the Trace gives z-rule roots exactly 0 and z-DTD = gradient x input, and
+  so does ``dtd_ref.rules.Z`` through ``train_free_dtd`` (with an empty ledger).
 """
 
 from __future__ import annotations
@@ -198,6 +199,19 @@ def check_engine(widths=(3, 3, 3, 2), seed: int = 7) -> Check:
         "loop z-DTD = engine gradient x input": list(R) == list(net.gradient_x_input(x, output=OUTPUT)),
         "symbolic z-DTD = loop z-DTD": [evaluate(r, values) for r in prop.R[0]] == to_sympy(R),
     }
+    from dtd_ref.dtd import train_free_dtd
+    from dtd_ref.rules import Z
+
+    explained = train_free_dtd(net, x, Z(), output=OUTPUT)
+    trace = net.trace(np.asarray([x], dtype=object))
+    rooted = [(k, j) for k, missing in enumerate(explained.missing) for j in range(len(missing))
+              if not missing[j] and trace.z[k][0][j] > 0]
+    facts["dtd_ref Z = engine gradient x input"] = list(explained.input_relevance) == list(
+        net.gradient_x_input(x, output=OUTPUT))
+    facts["dtd_ref Z roots of active neurons are exactly 0"] = bool(rooted) and all(
+        v == 0 for k, j in rooted for v in explained.roots[k][j])
+    facts["dtd_ref Z ledger is empty (conservative)"] = all(
+        v == 0 for ledger in explained.ledger for entry in ledger.values() for v in entry)
     return truth_check("engine", "engine", facts,
                        f"dtd_ref.mlp({widths}, rng={attempt}, bias=False) in exact mode at rational x")
 
