@@ -244,8 +244,12 @@ def _flatten(module, name: str):
         yield name or type(module).__name__, module
 
 
-def from_torch(module) -> Network:
+def from_torch(module, *, input_shape=None) -> Network:
     """Convert a ``torch.nn.Sequential`` of Linear / ReLU / LeakyReLU (or a single such module) to a Network.
+
+    Conv2d, MaxPool2d, AvgPool2d, Flatten and BatchNorm1d/2d (folded into the Linear / Conv2d before it, eval
+    semantics) are converted by :mod:`dtd_ref._torch_conv`; a module starting with a convolution or pooling needs
+    ``input_shape=(C, H, W)`` of one input image (the network then takes flat inputs (n, C*H*W)).
 
     Weights are copied as float64 (torch float32 widens exactly); the result computes the module's forward pass in
     float64.  Nested ``Sequential`` containers are flattened.  torch is imported only here.
@@ -263,7 +267,11 @@ def from_torch(module) -> Network:
         raise ImportError("from_torch needs PyTorch: pip install 'dtd-ref[torch]' (or a CPU build of torch)") from error
     if not isinstance(module, nn.Module):
         raise ValueError(f"module: expected a torch.nn.Module, got {type(module).__name__}")
+    from ._torch_conv import CONV_CONVERTERS
+
     converters = [(getattr(nn, name), convert) for name, convert in _TORCH_CONVERTERS]
+    converters += [(getattr(nn, name), lambda child, layers, convert=convert: convert(child, layers, input_shape))
+                   for name, convert in CONV_CONVERTERS]
     layers: list = []
     for name, child in _flatten(module, ""):
         for cls, convert in converters:
@@ -271,7 +279,7 @@ def from_torch(module) -> Network:
                 convert(child, layers)
                 break
         else:
-            supported = ", ".join(name for name, _ in _TORCH_CONVERTERS)
+            supported = ", ".join(name for name, _ in _TORCH_CONVERTERS + CONV_CONVERTERS)
             raise ValueError(f"module: {name} is a {type(child).__name__}, which has no converter (supported: "
                              f"{supported})")
     if not layers:
