@@ -40,7 +40,8 @@ import sympy as sp
 
 from ._core import Check, identity_check, negative_check, run_checks, truth_check
 from ._symbolic import (OUTPUT, architectures, closed_region_contains, concrete_network, from_sympy, generic_point,
-                        rational_network, rational_vector, rng_of, slopes_of, symbolic_network, to_sympy)
+                        rational_case, rational_network, rational_vector, rng_of, slopes_of, symbolic_network,
+                        to_sympy)
 
 CLAIM = "1-constant-roots"
 TITLE = "locally constant roots in the region => DTD = gradient x input (+ constant)"
@@ -146,11 +147,11 @@ def check_inductive_step() -> Check:
     grad_F_i = in_range(sp.diff(F, a[i]).doit())
     jac_ik = in_range(sp.diff(R_i, a[k]).doit())
     constant = sp.simplify(R_i - grad_F_i * a[i])
+    common_roots = R_i.replace(lambda e: isinstance(e, sp.Indexed) and e.base == r, lambda e: xt[e.indices[1]])
     residuals = {
         "Jacobian of R^l = diag(grad F_l)": sp.simplify(jac_ik - sp.KroneckerDelta(i, k) * grad_F_i),
         "R^l - grad F_l * a is constant": sp.simplify(sp.diff(constant, a[k])),
-        "common roots: R^l = grad F_l * (a - xt)": sp.simplify(
-            R_i.replace(lambda e: isinstance(e, sp.Indexed) and e.base == r, lambda e: xt[e.indices[1]]) - grad_F_i * (a[i] - xt[i])),
+        "common roots: R^l = grad F_l * (a - xt)": sp.simplify(common_roots - grad_F_i * (a[i] - xt[i])),
         "base case R^{L+1} = e_xi * a'": sp.diff(sp.KroneckerDelta(i, 1) * a[i], a[k])
         - sp.KroneckerDelta(i, k) * sp.diff(a[1], a[i]),
     }
@@ -248,9 +249,7 @@ def check_negative_root_outside_region(widths=(2, 2, 1), seed: int = 5) -> Check
     flipped = {s: 1 - s for s in net.s[0]}
     R, u = relevance_recursion(net, root_slopes=flipped)
     residual = theorem_residuals(net, R, u)[0]
-    gen = rng_of(seed)
-    concrete = rational_network(widths, rng=gen)
-    x = generic_point(concrete, rng=gen)
+    concrete, x = rational_case(widths, rng=seed)
     values = net.values(concrete, slopes_of(concrete, x))
     return negative_check("negative_root_outside_region", sp.simplify(residual.xreplace(values)),
                           f"{widths}: gradient at the root taken with the first layer's pattern flipped, "
@@ -260,8 +259,7 @@ def check_negative_root_outside_region(widths=(2, 2, 1), seed: int = 5) -> Check
 def check_engine(widths=(3, 3, 3, 2), seed: int = 11) -> Check:
     """Symbolic recursion evaluated at a rational net and rational roots in the region vs the exact engine."""
     gen = rng_of(seed)
-    net = rational_network(widths, rng=gen)
-    x = generic_point(net, rng=gen)
+    net, x = rational_case(widths, rng=gen)
     sym, R, u = _symbolic_case(widths)
     values = sym.values(net, slopes_of(net, x))
     trace = net.trace(np.asarray([x], dtype=object))

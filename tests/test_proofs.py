@@ -235,3 +235,23 @@ def test_rational_case_is_reproducible():
     assert list(x1) == list(x2)
     assert all(isinstance(v, Fraction) for v in x1)
     assert (net1.affine_layers[0].weight_matrix() == net2.affine_layers[0].weight_matrix()).all()
+
+
+@settings(max_examples=SLOW_EXAMPLES)
+@given(seed=st.integers(0, 2**16))
+def test_constant_roots_theorem_holds_on_random_exact_networks(seed):
+    """Claim 1 at random rational networks and roots in the region: the symbolic recursion matches the engine."""
+    from proofs.constant_roots import check_engine
+
+    outcome = check_engine(seed=seed)
+    assert outcome.ok, outcome.detail
+
+
+@settings(max_examples=SLOW_EXAMPLES)
+@given(seed=st.integers(0, 2**16))
+def test_zero_bias_statements_hold_on_random_bias_free_networks(seed):
+    """Claim 5 on random bias-free dtd_ref.mlp networks in exact mode (f = grad f . x, z roots 0, z-DTD = g x i)."""
+    from proofs.zero_bias import check_engine
+
+    outcome = check_engine(seed=seed)
+    assert outcome.ok, outcome.detail
