@@ -18,7 +18,7 @@ roots depend on the point (line searches, nearest roots) are allowed on layer 0 
 R^{k} would need the derivative of the roots, which a piecewise-linear engine does not have.
 
 Cost.  Every neuron's root needs its own evaluation of all upper layers, so explaining n inputs evaluates about
-n * prod_k (1 + d_{k+1}) points (more with line searches): exponential in depth.  ``full_dtd`` refuses inputs whose
+n * prod_k (1 + d_{k+1}) points (``estimate_points``; more with line searches): exponential in depth.  ``full_dtd`` refuses inputs whose
 estimate exceeds ``FULL_DTD_MAX_POINTS`` and stops with ValueError if the evaluations exceed it while running.
 
 Ledger.  For every neuron, phi_j(a) = taylor_j + residual_j + remainder_j (or missing_j when no root was found), with
@@ -49,8 +49,18 @@ FULL_LEDGER_KEYS = ("residual", "remainder", "missing")
 
 
 def estimate_points(net, n: int = 1) -> int:
-    """Points evaluated by ``full_dtd`` for n inputs without line searches: n * prod_k (1 + d_{k+1})."""
-    return int(n) * math.prod(1 + d for d in net.widths[1:])
+    """Upper bound on the phi evaluations of ``full_dtd`` for n inputs without line searches.
+
+    Evaluating phi at one point of layer k costs c_k points: c_{L-1} = 1, c_k = 1 + (1 + d_{k+2}) c_{k+1} (the point
+    itself, then R^{k+1} there and at the d_{k+2} roots of layer k + 1); R^0 at one input costs (1 + d_1) c_0.
+    That is about prod_k (1 + d_{k+1}), exponential in depth.
+    """
+    widths = net.widths
+    L = len(widths) - 1
+    cost = 1
+    for k in reversed(range(L - 1)):
+        cost = 1 + (1 + widths[k + 2]) * cost
+    return int(n) * (1 + widths[1]) * cost
 
 
 class _Budget:
@@ -134,8 +144,12 @@ class _Engine:
         return R, g.sum(axis=1)
 
 
+def _is_finder(value) -> bool:
+    return all(hasattr(value, attr) for attr in ("find", "check", "locally_constant"))
+
+
 def _finder(value, k: int, name: str):
-    if hasattr(value, "find"):
+    if _is_finder(value):
         return value
     if value is None or isinstance(value, (str, bytes, dict)):
         raise ValueError(f"{name}: expected a root finder (ConstantRoots, LineRoot, RegionRoot) or an array of root "
@@ -204,7 +218,7 @@ def full_dtd(net, x, roots, *, output: int) -> Explanation:
     estimate = estimate_points(net, x2.shape[0])
     if estimate > FULL_DTD_MAX_POINTS:
         raise ValueError(f"x: the full DTD of {x2.shape[0]} inputs on widths {net.widths} would evaluate about "
-                         f"{estimate} points (n * prod(1 + d_k)), more than FULL_DTD_MAX_POINTS = "
+                         f"{estimate} points (about n * prod(1 + d_k)), more than FULL_DTD_MAX_POINTS = "
                          f"{FULL_DTD_MAX_POINTS}; its cost is exponential in depth")
     trace = net.trace(x2)
     engine = _Engine(net, finders, output, _Budget(FULL_DTD_MAX_POINTS))

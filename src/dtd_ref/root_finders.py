@@ -11,7 +11,7 @@ and returns roots (M, d_{k+1}, d_k) and a bool ``missing`` (M, d_{k+1}).  ``loca
 roots stay put when P moves inside its region (required above layer 0).
 
 * ``ConstantRoots(points)``: the user's points (e.g. 0, or x_root per neuron); locally constant.
-* ``LineRoot(rule)``: the first exact zero of phi_j on the rule's line a - t v_j(a), t >= 0.  phi_j is piecewise
+* ``LineRoot(rule)``: the exact zero of phi_j on the rule's line a - t v_j(a) nearest to a (t in [0, t_max]).  phi_j is piecewise
   affine along the line (with locally constant roots above), with breakpoints among those of the sub-network from
   layer k (:func:`dtd_ref.slices.line_regions`); on each piece the zero solves one linear equation.
 * ``RegionRoot(anchor=None)``: a root inside the closed linear region of the sub-network from layer k that contains
@@ -35,7 +35,7 @@ from .slices import line_regions
 __all__ = ["ConstantRoots", "LineRoot", "RegionRoot", "LINE_SEARCH_MAX_DOUBLINGS", "LINE_ROOT_RTOL",
            "ACTIVE_RTOL"]
 
-#: With ``t_max=None`` the ray is searched on [0, 1], [1, 2], [2, 4], ... for at most this many doublings.
+#: With ``t_max=None`` the line is searched on |t| in [0, 1], [1, 2], [2, 4], ... for at most this many doublings.
 LINE_SEARCH_MAX_DOUBLINGS = 40
 #: Float64 only: a zero computed up to this relative distance outside its piece (rounding) is clipped into it.
 LINE_ROOT_RTOL = 1e-12
@@ -84,15 +84,17 @@ class ConstantRoots:
 
 
 class LineRoot:
-    """The first exact zero of phi_j on the line a - t v_j(a), t >= 0, of a root-search rule.
+    """The exact zero of phi_j on the line a - t v_j(a) of a root-search rule nearest to a.
 
     Parameters
     ----------
     rule : W2, Z, ZPlus, Gamma or ZBox
         Supplies the direction v_j(a).
     t_max : float, None or "domain"
-        Search t in [0, t_max]; None searches the whole ray (doubling windows).  "domain" (default) uses t_max = 1
-        for ZPlus and ZBox (the segment to the corner of their input domain) and the whole ray otherwise.
+        Search t in [0, t_max] (the direction -v_j in which [M17] looks for the root of a positive relevance);
+        None searches the whole line in windows |t| in [0, 1], [1, 2], [2, 4], ... and takes the zero nearest to a
+        (t may be negative, as the train-free root z_j / (w_j^T v_j) is when z_j < 0).  "domain" (default) uses
+        t_max = 1 for ZPlus and ZBox (the segment to the corner of their input domain) and the whole line otherwise.
     """
 
     locally_constant = False
@@ -128,13 +130,18 @@ class LineRoot:
         pending = [(m, j) for m, j in zip(*np.nonzero(missing)) if np.any(np.asarray(V[m, j] != 0, dtype=bool))]
         number = Fraction if engine.exact else float
         lo, hi = number(0), number(1 if self.t_max is None else self.t_max)
+        signs = (1,) if self.t_max is not None else (1, -1)  # the whole line: both rays, nearest zero wins
         for _ in range(LINE_SEARCH_MAX_DOUBLINGS if self.t_max is None else 1):
             if not pending:
                 break
-            found = self._search(engine, k, P, V, pending, lo, hi)
-            for (m, j), t in found.items():
+            best = {}
+            for sign in signs:
+                for key, t in self._search(engine, k, P, sign * V, pending, lo, hi).items():
+                    if key not in best or t < abs(best[key]):
+                        best[key] = sign * t
+            for (m, j), t in best.items():
                 roots[m, j], missing[m, j] = P[m] - t * V[m, j], False
-            pending = [key for key in pending if key not in found]
+            pending = [key for key in pending if key not in best]
             lo, hi = hi, 2 * hi
         return roots, missing
 
