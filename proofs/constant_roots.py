@@ -26,8 +26,8 @@ Scope
 * Negative controls: z⁺ roots (input-dependent, inside the region, on a concrete network) make R^1 - ∇f ⊙ x
   non-constant; a constant root whose gradient is taken in another region breaks the Jacobian identity.
 * Engine: at a rational point of a random exact (3, 3, 3, 2) network with ReLU output, the symbolic recursion with
-  roots in the region equals the engine's ∇f ⊙ (x - x̃), and with distinct input roots the engine's per-neuron
-  gradients give the constant c.
+  roots in the region equals the engine's ∇f ⊙ (x - x̃), with distinct input roots the engine's per-neuron
+  gradients give the constant c, and ``dtd_ref.full_dtd`` with the same constant roots returns the same R^1.
 """
 
 from __future__ import annotations
@@ -190,6 +190,12 @@ def check_explicit_patterns(widths=(3, 3, 3, 1)) -> Check:
                           f"symbolic-pattern R^1 and its Jacobian is diag(grad f)")
 
 
+def from_sympy_matrix(values) -> np.ndarray:
+    """Object array of Fractions with the shape of ``values`` (sympy Rationals)."""
+    values = np.asarray(values, dtype=object)
+    return from_sympy(list(values.flat)).reshape(values.shape)
+
+
 def _root_in_region(net, a, l, *, rng, tries=60):
     """a + δ with δ halved until the point is in the closed region of a for the sub-network from layer l."""
     gen = rng_of(rng)
@@ -294,6 +300,18 @@ def check_engine(widths=(3, 3, 3, 2), seed: int = 11) -> Check:
                                for i in range(widths[0])])
     deviation = R[0].xreplace(distinct) - sp.Matrix([grad_engine[i] * sp.Rational(x[i]) for i in range(widths[0])])
     facts["R^1(x) - grad*x = engine constant c"] = sp.simplify(deviation - constant) == sp.zeros(widths[0], 1)
+    # the project's full recursive DTD with the same constant roots
+    from dtd_ref.full_dtd import ConstantRoots, full_dtd
+
+    def root_array(sub, l):
+        return np.array([[sub[sp.Symbol(f"r{l}_{j}_{i}")] for i in range(widths[l])] for j in range(widths[l + 1])],
+                        dtype=object)
+
+    for label, sub, expected_R in (("common", common, R_common), ("distinct", distinct, R[0].xreplace(distinct))):
+        finders = [ConstantRoots(from_sympy_matrix(root_array(sub, l))) for l in range(len(widths) - 1)]
+        explained = full_dtd(net, x, finders, output=OUTPUT)
+        facts[f"dtd_ref full_dtd ({label} input roots) = symbolic R^1"] = to_sympy(explained.input_relevance) == \
+            list(expected_R)
     return truth_check("engine", "engine", facts, f"exact {widths} net with ReLU output, rational x and roots "
                                                   f"in the closed region")
 

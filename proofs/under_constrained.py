@@ -23,7 +23,8 @@ Scope
 * Negative controls: dropping H1 gives a point that is not a root (φ_j(ã) ≠ 0); dropping H2 gives relevance 0, not
   r_ji, on an input with w_ji = 0, whatever the root.
 * Engine: exact one-layer ReLU network, random rational splits and a random target E: the engine's outputs at the
-  roots are exactly 0 and its gradients times (a - ã) give back r_j and E.
+  roots are exactly 0, its gradients times (a - ã) give back r_j and E, and ``dtd_ref.full_dtd`` with these roots
+  as constant roots returns r_j for output j.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ __all__ = ["CLAIM", "TITLE", "SCOPE", "CHECKS", "prove", "split_root"]
 def split_root(a, w, r, c=1):
     """The root ã with ã_i = a_i - r_i / (c w_i) (a_i where w_i = 0) for one neuron; lists or arrays of numbers."""
     return [a_i if w_i == 0 else a_i - r_i / (c * w_i) for a_i, w_i, r_i in zip(a, w, r)]
+
+
+def grad_times_displacement(net, a, root, j: int) -> np.ndarray:
+    """∇φ_j(a) ⊙ (a - root) with the engine's gradient of output j on a's region (the DTD relevance of one root)."""
+    return net.gradient(a, output=j) * (np.asarray(a, dtype=object) - np.asarray(root, dtype=object))
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -134,6 +140,7 @@ def check_engine(widths=(3, 3), seed: int = 5) -> Check:
     W = net.affine_layers[0].weight_matrix()
     phi = net(a)                                               # φ_j(a) = relu(z_j), c_j = 1
     facts, relevance_total = {}, np.zeros(widths[0], dtype=object)
+    roots = np.array([list(a)] * widths[1], dtype=object)   # inactive neurons: root a (φ_j = 0 there already)
     E = rational_vector(widths[0], rng=gen)
     E = E * (sum(phi) / sum(E)) if sum(E) != 0 else E         # any target with Σ E = Σ φ
     for j in range(widths[1]):
@@ -145,14 +152,21 @@ def check_engine(widths=(3, 3), seed: int = 5) -> Check:
         r[support] = share[support]
         r[support[-1]] += phi[j] - sum(r)                      # keep Σ r = φ_j when E has mass off the support
         root = np.array(split_root(a, W[j], r), dtype=object)
-        grad = net.gradient(a, output=j)                       # engine gradient of φ_j on a's region
-        relevance = grad * (a - root)
+        roots[j] = root
+        relevance = grad_times_displacement(net, a, root, j)
         facts[f"neuron {j}: engine phi_j(root) = 0"] = net(root)[j] == 0
         facts[f"neuron {j}: engine z_j(root) = 0 (on its hinge)"] = net.trace(
             np.asarray([root], dtype=object)).z[0][0][j] == 0
         facts[f"neuron {j}: engine grad * (a - root) = r_j"] = all(x == y for x, y in zip(relevance, r))
         relevance_total = relevance_total + relevance
     facts["sum over neurons = sum phi"] = sum(relevance_total) == sum(phi)
+    from dtd_ref.full_dtd import ConstantRoots, full_dtd
+
+    for j in range(widths[1]):                                   # explain each output with the project's full DTD
+        explained = full_dtd(net, a, [ConstantRoots(roots)], output=j)
+        expected = grad_times_displacement(net, a, roots[j], j)
+        facts[f"dtd_ref full_dtd output {j} = engine grad * (a - root)"] = list(explained.input_relevance) == \
+            list(expected)
     if all(all(W[j, i] != 0 for i in range(widths[0])) for j in range(widths[1]) if phi[j] != 0):
         facts["DTD returns the target E"] = all(x == y for x, y in zip(relevance_total, E))
     return truth_check("engine", "engine", facts, f"exact one-layer {widths} ReLU net at a = {[str(v) for v in a]}")
