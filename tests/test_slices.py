@@ -47,6 +47,7 @@ def test_line_regions_golden():
     assert lr.patterns.tolist() == [[False, True], [True, True], [True, False]]
     assert lr.piece(0.5) == 1 and lr.piece(0.5, side="left") == 0 and lr.piece(1.0) == 2
     np.testing.assert_array_equal(lr.points[:, 0], [-1.0, 0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(lr.midpoints[:, 0], [-0.5, 0.25, 0.75])
     # at t = 1/2 the point x = 0 has z1 = 0 exactly: inactive there, unlike on the piece to its right
     assert lr.pattern_at(0.5).tolist() == [False, True]
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .slices import LineRegions, _exact_pair
 
-__all__ = ["line_regions", "slice_regions"]
+__all__ = ["line_regions", "slice_regions", "enumerate_regions"]
 
 
 def _prefix_preactivation(net, x, fixed, upto: int):
@@ -135,3 +135,29 @@ def _layer_width(net, m: int) -> int:
         elif i == net.activation_index[m]:
             return width
     raise AssertionError("activation layer index out of range")
+
+
+def enumerate_regions(net, *, box):
+    """Reference twin of :func:`dtd_ref.enumeration.enumerate_regions` by brute force: every sign pattern, one LP each.
+
+    For each of the 2^U patterns, the Chebyshev centre of its closure inside ``box = (lo, hi)`` is found by LP
+    (:meth:`dtd_ref.regions.Region.witness`); the pattern is a region meeting the box in positive volume iff the ball
+    has positive radius and its centre has the pattern.  Returns (patterns bool (k, U), witnesses (k, d)) in the
+    order of the patterns as binary numbers.  Only for tiny networks (U <= 10 or so).
+    """
+    import itertools
+
+    from .regions import Region
+    from .slices import split_pattern
+
+    units = sum(p.shape[1] for p in net.trace(np.zeros((1, net.in_features))).patterns)
+    lo, hi = box
+    patterns, witnesses = [], []
+    for bits in itertools.product([False, True], repeat=units):
+        pattern = np.array(bits, dtype=bool)
+        region = Region.from_pattern(net, tuple(p[0] for p in split_pattern(net, pattern)))
+        witness = region.witness(bounds=(lo, hi))
+        if witness is not None:
+            patterns.append(pattern)
+            witnesses.append(witness.point)
+    return np.array(patterns, dtype=bool).reshape(len(patterns), units), np.array(witnesses)

@@ -11,6 +11,7 @@ exact mode every breakpoint and every polygon vertex is a rational number and no
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -115,7 +116,7 @@ class LineRegions:
     @property
     def midpoints(self) -> np.ndarray:
         """One interior point per piece, (k, d): x((t_i + t_{i+1}) / 2); its pattern is ``patterns[i]``."""
-        half = 1 if not self.exact else to_fraction(np.array([0.5]))[0]
+        half = Fraction(1, 2) if self.exact else 0.5
         return self.at((self.t[:-1] + self.t[1:]) * half)
 
     def at(self, t) -> np.ndarray:
@@ -241,8 +242,6 @@ def line_regions(net, p, q) -> LineRegions:
 
 
 def _fraction(value):
-    from fractions import Fraction
-
     return Fraction(value)
 
 
