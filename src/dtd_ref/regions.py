@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import as_batch, is_exact
+from .layers import ReLU
 from .lp import OPTIMAL, chebyshev_center, solve_lp
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
 
 #: Float64 membership band.  With rows normalised to unit length (a_i, b_i) and r_i(x) = a_i^T x - b_i the signed
 #: distance of x beyond facet i, a closed row holds iff r_i(x) <= REGION_RTOL * (|x| + |b_i|) and a strict row iff
-#: r_i(x) <= -REGION_RTOL * (|x| + |b_i|).  The band covers the rounding of the rows (products of all earlier weight
+#: r_i(x) < -REGION_RTOL * (|x| + |b_i|).  The band covers the rounding of the rows (products of all earlier weight
 #: matrices) and of r_i itself, which are of order (depth * width * 2.2e-16) relative to |x| + |b_i|.  So in
 #: float64 ``closed=True`` answers "in the closure, up to rounding" (generous) and ``closed=False`` answers "certainly
 #: has the pattern" (conservative); exact mode decides the band.
@@ -236,8 +237,12 @@ class Region:
         strict_const = strict[~keep]
         if np.any(np.where(strict_const, b_const <= 0, b_const < 0)):  # a row 0 <= b_i (or 0 < b_i) that fails
             return np.zeros(x.shape[0], dtype=bool)
-        sign = np.where(strict[keep], -1.0, 1.0) * REGION_RTOL  # +t on closed rows, -t on strict rows
-        # [x, 1, |x|] @ M = a^T x - b - sign (|b| + |x|), compared with 0: one matmul against the stacked rows.
+        order = np.argsort(strict[keep], kind="stable")  # closed rows first, then strict ones
+        A_hat, b_hat, row_strict = A_hat[order], b_hat[order], strict[keep][order]
+        n_closed = int((~row_strict).sum())
+        sign = np.where(row_strict, -1.0, 1.0) * REGION_RTOL  # +t on closed rows, -t on strict rows
+        # [x, 1, |x|] @ M = a^T x - b - sign (|b| + |x|), compared with 0 (<= on closed rows, < on strict rows):
+        # one matmul against the stacked rows.
         M = np.vstack([A_hat.T, -(b_hat + sign * np.abs(b_hat))[None, :], -sign[None, :]])
         inside = np.empty(x.shape[0], dtype=bool)
         for start in range(0, x.shape[0], _CHUNK):
@@ -246,7 +251,8 @@ class Region:
             aug[:, :-2] = block
             aug[:, -2] = 1.0
             aug[:, -1] = np.sqrt(np.einsum("ij,ij->i", block, block))
-            inside[start:start + _CHUNK] = ((aug @ M) <= 0).all(axis=1)
+            S = aug @ M
+            inside[start:start + _CHUNK] = (S[:, :n_closed] <= 0).all(axis=1) & (S[:, n_closed:] < 0).all(axis=1)
         return inside
 
     def margin(self, points):
@@ -364,6 +370,27 @@ class Region:
         return rows[alive]
 
 
+def _row_strict(layer, pattern) -> np.ndarray:
+    """Which rows of ``layer.region_rows`` hold strictly on the region itself (not only on its closure), bool (n, r).
+
+    A layer may say so with ``region_row_strict(pattern)``.  Otherwise: ReLU / LeakyReLU units are active iff
+    z > 0, so the rows of active units are strict; max pooling breaks ties towards the first maximum, so window
+    element i must stay strictly below the winner when it comes before it, and may tie when it comes after.
+    """
+    custom = getattr(layer, "region_row_strict", None)
+    if custom is not None:
+        return np.asarray(custom(pattern), dtype=bool)
+    if isinstance(layer, ReLU):
+        return pattern
+    if hasattr(layer, "winners") and hasattr(layer, "_index"):  # MaxPool2d
+        n, size = pattern.shape[0], layer._index.shape[1]
+        position = np.arange(size)
+        winner = pattern.reshape(n, -1, size).argmax(axis=-1)[..., None]
+        strict = (position < winner) & (layer._index[None] >= 0)
+        return strict.reshape(n, -1)
+    raise ValueError(f"layers: {layer!r} gives region rows but not which of them are strict (region_row_strict)")
+
+
 def _build(net, patterns, x) -> list:
     """Regions for a batch of patterns (tuple of bool (n, d_m)); ``x`` (n, d) or None."""
     maps = net.preactivation_maps(patterns)
@@ -373,12 +400,11 @@ def _build(net, patterns, x) -> list:
         G, h = layer.region_rows(pattern, A_m, c_m)
         row_units = getattr(layer, "region_row_units", None)
         unit = row_units(pattern) if row_units else np.broadcast_to(np.arange(pattern.shape[1]), pattern.shape)
-        row_strict = getattr(layer, "region_row_strict", None)
         assert G.shape[1] == unit.shape[1], "region_rows must give one row per entry of region_row_units"
         rows_A.append(G)
         rows_b.append(h)
         units.append(np.stack([np.full(unit.shape, m), unit, offset + unit], axis=-1))
-        strict.append(row_strict(pattern) if row_strict else pattern)
+        strict.append(_row_strict(layer, pattern))
         offset += pattern.shape[1]
     n = patterns[0].shape[0] if patterns else (1 if x is None else x.shape[0])
     d = net.in_features
