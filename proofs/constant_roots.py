@@ -221,9 +221,9 @@ def _zplus_roots(net):
     return roots
 
 
-def check_negative_input_dependent_roots(seed: int = 16, widths=(3, 3, 3, 1)) -> Check:
+def check_negative_input_dependent_roots(widths=(3, 3, 3, 1), *, rng=16) -> Check:
     """Drop H1: z⁺ roots (functions of the input) inside the region; R^1 - ∇f ⊙ x is not constant."""
-    gen = rng_of(seed)
+    gen = rng_of(rng)
     net = rational_network(widths, rng=gen, nonpositive_bias=True)
     x = generic_point(net, rng=gen, nonnegative=True)
     concrete = concrete_network(net, slopes_of(net, x))
@@ -249,22 +249,22 @@ def check_negative_input_dependent_roots(seed: int = 16, widths=(3, 3, 3, 1)) ->
                           f"Jacobian of R^1 - grad f * x")
 
 
-def check_negative_root_outside_region(widths=(2, 2, 1), seed: int = 5) -> Check:
+def check_negative_root_outside_region(widths=(2, 2, 1), *, rng=5) -> Check:
     """Drop H2: constant roots whose gradient comes from the region with the first layer's pattern flipped."""
     net = symbolic_network(widths)
     flipped = {s: 1 - s for s in net.s[0]}
     R, u = relevance_recursion(net, root_slopes=flipped)
     residual = theorem_residuals(net, R, u)[0]
-    concrete, x = rational_case(widths, rng=seed)
+    concrete, x = rational_case(widths, rng=rng)
     values = net.values(concrete, slopes_of(concrete, x))
     return negative_check("negative_root_outside_region", sp.simplify(residual.xreplace(values)),
                           f"{widths}: gradient at the root taken with the first layer's pattern flipped, "
                           f"Jacobian of R^1 - diag(grad f) at a random rational net")
 
 
-def check_engine(widths=(3, 3, 3, 2), seed: int = 11) -> Check:
+def check_engine(widths=(3, 3, 3, 2), *, rng=11) -> Check:
     """Symbolic recursion evaluated at a rational net and rational roots in the region vs the exact engine."""
-    gen = rng_of(seed)
+    gen = rng_of(rng)
     net, x = rational_case(widths, rng=gen)
     sym, R, u = _symbolic_case(widths)
     values = sym.values(net, slopes_of(net, x))

@@ -233,9 +233,9 @@ def check_bias_ledger() -> Check:
                           "sum R^l + sum_j b_j R_j / z_j = sum R^{l+1}")
 
 
-def check_negative_bias_not_conservative(widths=(2, 2, 1), seed: int = 1) -> Check:
+def check_negative_bias_not_conservative(widths=(2, 2, 1), *, rng=1) -> Check:
     """With its biases LRP-0 does not conserve: Σ R^1 - f(x) at a concrete point."""
-    net, x = rational_case(widths, rng=seed)
+    net, x = rational_case(widths, rng=rng)
     concrete = concrete_network(net, slopes_of(net, x))
     prop = layerwise_relevance(concrete, x=sp.Matrix(to_sympy(x)), polynomial=False)
     residual = sp.nsimplify(sum(prop.R[0]) - prop.output)
@@ -243,9 +243,9 @@ def check_negative_bias_not_conservative(widths=(2, 2, 1), seed: int = 1) -> Che
                           f"{widths} net with nonzero biases at x = {[str(v) for v in x]}: sum R^1 - f(x)")
 
 
-def check_negative_epsilon(widths=(2, 2, 1), seed: int = 1, epsilon=sp.Rational(1, 10)) -> Check:
+def check_negative_epsilon(widths=(2, 2, 1), *, rng=1, epsilon=sp.Rational(1, 10)) -> Check:
     """LRP-ε (ε = 1/10 added to the denominators of active units, sign(z) = +1 there) is not gradient x input."""
-    net, x = rational_case(widths, rng=seed)
+    net, x = rational_case(widths, rng=rng)
     concrete = concrete_network(net, slopes_of(net, x))
     prop = layerwise_relevance(concrete, polynomial=False, denominator=lambda w_j, a, b_j, z_j: z_j + epsilon)
     at_x = dict(zip(prop.x, to_sympy(x)))
@@ -254,8 +254,8 @@ def check_negative_epsilon(widths=(2, 2, 1), seed: int = 1, epsilon=sp.Rational(
                           f"LRP-eps, eps = {epsilon}, {widths} net at x = {[str(v) for v in x]}: R^1 - x * grad f")
 
 
-def check_engine(widths=(3, 3, 3, 2), seed: int = 4) -> Check:
-    net, x = rational_case(widths, rng=seed)
+def check_engine(widths=(3, 3, 3, 2), *, rng=4) -> Check:
+    net, x = rational_case(widths, rng=rng)
     R_loop, absorbed = lrp0_exact(net, x)
     gxi = net.gradient_x_input(x, output=OUTPUT)
     sym, prop = _symbolic_case(widths)

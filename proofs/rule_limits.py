@@ -171,7 +171,7 @@ def check_negative_gamma_without_positive_weight() -> Check:
     return check
 
 
-def check_engine(widths=(3, 3), seed: int = 2) -> Check:
+def check_engine(widths=(3, 3), *, rng=2) -> Check:
     """``dtd_ref.rules`` in exact mode: per neuron (R = e_j) on a Dense layer at rational a > 0 its AlphaBeta(1, 0),
     Gamma(γ), Z and ZPlus weights equal the formulas; α1β0 = z⁺, γ = 0 is z, and the γ - z⁺ gap equals the exact
     error at γ = 10 ... 10^4; on a whole network at x >= 0 train_free_dtd with AlphaBeta(1, 0) equals ZPlus."""
@@ -179,7 +179,7 @@ def check_engine(widths=(3, 3), seed: int = 2) -> Check:
     from dtd_ref.propagation import redistribute
     from dtd_ref.rules import AlphaBeta, Gamma, Z, ZPlus
 
-    gen = rng_of(seed)
+    gen = rng_of(rng)
     net = rational_network(widths, rng=gen, relu_output=False)
     dense = net.affine_layers[0]
     W = dense.weight_matrix()

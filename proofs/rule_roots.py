@@ -253,14 +253,14 @@ def _engine_rules(a):
     return engine, params
 
 
-def check_engine(widths=(3, 4), seed: int = 3) -> Check:
+def check_engine(widths=(3, 4), *, rng=3) -> Check:
     """Against ``dtd_ref.rules`` in exact mode on a Dense layer at a rational a >= 1 with b <= 0: the engine's
     ``root_point`` equals the formula's root, has z_j = 0, and ``redistribute`` of R_j = z_j equals both the
     propagation weights and the DTD step w_j ⊙ (a - root_j), with an exact ledger."""
     from dtd_ref.propagation import redistribute
     from dtd_ref.propagation import root_point as engine_root_point
 
-    gen = rng_of(seed)
+    gen = rng_of(rng)
     net = rational_network(widths, rng=gen, nonpositive_bias=True, relu_output=False)
     a = rational_vector(widths[0], rng=gen, nonnegative=True) + 1
     dense = net.affine_layers[0]

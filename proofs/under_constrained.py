@@ -133,9 +133,9 @@ def check_negative_zero_weight() -> Check:
                           "w = (2, 0), wanted r = (1, 2): r_1 - relevance_1 for an arbitrary point (t0, t1)")
 
 
-def check_engine(widths=(3, 3), seed: int = 5) -> Check:
+def check_engine(widths=(3, 3), *, rng=5) -> Check:
     """One-layer exact ReLU network: roots of random splits and a random target E, checked by the engine."""
-    gen = rng_of(seed)
+    gen = rng_of(rng)
     net, a = rational_case(widths, rng=gen)
     W = net.affine_layers[0].weight_matrix()
     phi = net(a)                                               # φ_j(a) = relu(z_j), c_j = 1

@@ -243,7 +243,7 @@ def test_constant_roots_theorem_holds_on_random_exact_networks(seed):
     """Claim 1 at random rational networks and roots in the region: the symbolic recursion matches the engine."""
     from proofs.constant_roots import check_engine
 
-    outcome = check_engine(seed=seed)
+    outcome = check_engine(rng=seed)
     assert outcome.ok, outcome.detail
 
 
@@ -253,5 +253,5 @@ def test_zero_bias_statements_hold_on_random_bias_free_networks(seed):
     """Claim 5 on random bias-free dtd_ref.mlp networks in exact mode (f = grad f . x, z roots 0, z-DTD = g x i)."""
     from proofs.zero_bias import check_engine
 
-    outcome = check_engine(seed=seed)
+    outcome = check_engine(rng=seed)
     assert outcome.ok, outcome.detail
