@@ -17,7 +17,34 @@ from .conv import Conv2d, Flatten
 from .layers import Dense
 from .pooling import AvgPool2d, MaxPool2d
 
-__all__ = ["CONV_CONVERTERS"]
+__all__ = ["CONV_CONVERTERS", "import_zennit"]
+
+
+def import_zennit():
+    """Import zennit (for cross-checks and benchmarks); raises ImportError if it is not installed.
+
+    zennit's top-level module imports torchvision only for its ResNet canonizers, which dtd-ref never uses, and CI
+    installs zennit without dependencies (a torchvision wheel would not match the pinned torch build).  When
+    torchvision is missing, a stub module with the two class names zennit imports is registered first.
+    """
+    import sys
+    import types
+
+    import torch
+
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        stub = types.ModuleType("torchvision")
+        models = types.ModuleType("torchvision.models")
+        resnet = types.ModuleType("torchvision.models.resnet")
+        resnet.Bottleneck = type("Bottleneck", (torch.nn.Module,), {})
+        resnet.BasicBlock = type("BasicBlock", (torch.nn.Module,), {})
+        stub.models, models.resnet = models, resnet
+        sys.modules.update({"torchvision": stub, "torchvision.models": models, "torchvision.models.resnet": resnet})
+    import zennit
+
+    return zennit
 
 
 def _array(tensor) -> np.ndarray:

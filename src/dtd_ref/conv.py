@@ -98,7 +98,13 @@ class WindowGeometry:
     def gather(self, t: np.ndarray, fill=0) -> np.ndarray:
         """Windows of flat images: (..., C*H*W) -> (..., C, k_H k_W, H_out, W_out); padding reads ``fill``."""
         padded = self._padded(t, fill)
-        return np.stack([padded[..., rows, cols] for rows, cols in self._slices()], axis=-3)
+        (kH, kW), (sH, sW), (dH, dW) = self.kernel_size, self.stride, self.dilation
+        Ho, Wo = self.output_hw
+        *lead, strideC, strideH, strideW = padded.strides
+        view = np.lib.stride_tricks.as_strided(  # (..., C, k_H, k_W, H_out, W_out), a read-only view
+            padded, padded.shape[:-2] + (kH, kW, Ho, Wo),
+            tuple(lead) + (strideC, dH * strideH, dW * strideW, sH * strideH, sW * strideW), writeable=False)
+        return view.reshape(padded.shape[:-2] + (kH * kW, Ho, Wo))
 
     def scatter(self, cols: np.ndarray) -> np.ndarray:
         """Transpose of ``gather`` (fill 0): (..., C, k_H k_W, H_out, W_out) -> (..., C*H*W), overlaps summed."""

@@ -201,7 +201,7 @@ class MaxPool2d:
     def pattern(self, z: np.ndarray) -> np.ndarray:
         """Winner one-hot pattern, bool (n, d_out K), from inputs z of shape (n, d_in)."""
         cols = self.geometry.gather(z, fill=-np.inf)  # (n, C, K, Ho, Wo); -inf never wins
-        r = np.moveaxis(cols, 2, -1).reshape(z.shape[0], self.out_features, -1).argmax(axis=-1)
+        r = cols.argmax(axis=2)  # (n, C, Ho, Wo), first maximum
         onehot = r[..., None] == np.arange(self.geometry.window_size)
         return onehot.reshape(z.shape[0], -1)
 
@@ -219,8 +219,9 @@ class MaxPool2d:
 
     # ------------------------------------------------------------------ maps
     def forward(self, z: np.ndarray) -> np.ndarray:
-        """Window maxima, (n, d_in) -> (n, d_out)."""
-        return self.apply_pattern(self.pattern(z), z)
+        """Window maxima, (n, d_in) -> (n, d_out) (the winners' values, whatever the tie convention)."""
+        maxima = self.geometry.gather(z, fill=-np.inf).max(axis=2)
+        return maxima.reshape(z.shape[0], -1)
 
     def apply_pattern(self, pattern: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Select the winners along the last axis: t (n, ..., d_in) -> (n, ..., d_out)."""
