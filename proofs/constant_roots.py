@@ -13,6 +13,9 @@ Hypotheses
 (H1) roots constant in a_l; (H2) each root lies in the (closed) region where φ_j is affine, so ∇φ_j(ã^(j)) is the
 gradient of the same affine piece as at a_l.  H2 is encoded by evaluating ∇φ_j with the pattern of the input.
 
+Indexing: the paper counts layers from 1 (R^1 explains x); the code counts affine layers from 0 (DESIGN.md), so
+``R[l]`` below is the paper's R^{l+1}: ``R[0]`` is the explanation of x and ``R[L]`` = e_ξ ⊙ a the top.
+
 Scope
 -----
 * For all widths (index form, symbolic n and m): the inductive step.  If R^{l+1}(a') = g ⊙ a' + c with g = ∇F_{l+1}
@@ -71,7 +74,8 @@ def relevance_recursion(net, roots=constant_root, *, output: int = OUTPUT, root_
     Returns
     -------
     R : list of sympy.Matrix
-        ``R[l]`` (d_l, 1) is R^l as a function of the symbols ``u[l]``.
+        ``R[l]`` (d_l, 1) is the relevance of the input of affine layer l (the paper's R^{l+1}) as a function of
+        the symbols ``u[l]``; ``R[0]`` explains x.
     u : list of sympy.Matrix
         The layer-input symbols.
 
