@@ -165,7 +165,7 @@ def run_study(net: Network | None = None, *, samples: int = DEFAULT_SAMPLES, see
         draws = X.shape[0]
     config = {"network": f"c6_network({seed})" if default else "given", "widths": list(net.widths),
               "samples": int(X.shape[0]), "seed": int(seed), "threshold": float(threshold), "output": output,
-              "exact": bool(exact), "rules": list(rules), "conventions": list(conventions)}
+              "exact": bool(exact), "rules": list(rules), "conventions": list(conventions), "proofs": bool(proofs)}
     result = StudyResult(config, net, X, draws, [], [])
     steps = [(r, c) for c in conventions for r in rules]
     judge_net = net.to_exact() if exact else net
@@ -298,6 +298,9 @@ def format_summary(result: StudyResult, *, markdown: bool = False) -> str:
         s = result.slice
         parts += ["", f"Slice through input {s['input']} and two of its z+ roots (neurons {s['neurons']}): "
                       f"{s['n_regions']} linear regions; root inside: {s['inside']}"]
+    if result.proofs is None and c.get("proofs"):
+        parts += ["", "Proofs: the proofs package is not importable here (install dtd-ref from a clone, "
+                      "pip install -e .)"]
     if result.proofs is not None:
         parts += ["", "Proofs:"] + [f"  [{'PASS' if p['ok'] else 'FAIL'}] {p['claim']:<22} {p['seconds']:6.2f} s  "
                                     f"{p['title']}" for p in result.proofs]
