@@ -82,6 +82,11 @@ class _Engine:
         self.net, self.finders, self.output, self.budget = net, finders, output, budget
         self.layers = net.affine_layers
         self.groups = activations_after(net)
+        for group in self.groups:
+            for activation in group:
+                if not hasattr(activation, "slopes"):  # a max-pool: phi_j would not be per neuron of the layer
+                    raise ValueError(f"net: the full DTD supports elementwise activations between affine layers, "
+                                     f"found {activation!r}; use AvgPool2d, or train_free_dtd for max pooling")
         self.L = len(self.layers)
         self.exact = net.exact
         self._subnets = {}
