@@ -354,3 +354,21 @@ def test_dtd_rejects_a_max_pool_before_the_relu():
     net = Network([conv, MaxPool2d((1, 4, 4), 2), ReLU(), Dense(np.ones((1, 4)), np.zeros(1))])
     with pytest.raises(ValueError, match="max-pool"):
         train_free_dtd(net, np.ones(36), rules.ZPlus(), output=0)
+
+
+def test_full_dtd_on_conv_and_avg_pool_with_zero_roots_is_gradient_times_input():
+    # [SL22] "locally constant roots": with every root at 0 and zero biases, the full DTD's R^1 is exactly
+    # grad f(x) (.) x; the conv and avg-pool layers go through the full recursion (phi_j via their dense rows).
+    from dtd_ref.full_dtd import full_dtd
+
+    net = convnet((1, 4, 4), rng=0, channels=(1,), kernel_size=3, pool="avg", classes=2)
+    zero_bias = Network([l.with_parameters(l.W, np.zeros_like(l.b)) if isinstance(l, Conv2d)
+                         else Dense(l.W, np.zeros_like(l.b)) if isinstance(l, Dense) else l
+                         for l in net.layers]).to_exact()
+    x = to_fraction(np.random.default_rng(0).integers(0, 5, size=(2, 16)) / 4)
+    explanation = full_dtd(zero_bias, x, [np.zeros(l.in_features) for l in zero_bias.affine_layers], output=0)
+    assert (explanation.relevance[0] == zero_bias.gradient_x_input(x, output=0)).all()
+    assert (explanation.relevance[0] != 0).sum() > 4
+    with pytest.raises(ValueError, match="full DTD supports elementwise"):
+        pooled = _dtd_net(0, "max")
+        full_dtd(pooled, np.ones(36), [np.zeros(l.in_features) for l in pooled.affine_layers], output=0)
