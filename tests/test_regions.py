@@ -61,6 +61,9 @@ def test_golden_hinge_semantics_exact():
     assert region.contains(hinge, closed=False, closed_on=2)
     assert region.contains(hinge, closed=False, closed_on=(0, 2))
     assert region.contains(hinge, closed=False, closed_on=[(0, 2), (0, 0)])
+    assert region.contains(hinge, closed=False, closed_on=((0, 2), 1))
+    assert region.contains(hinge, closed=False, closed_on=np.array([[0, 2]]))
+    assert not region.contains(hinge, closed=False, closed_on=np.array([0, 1]))
     assert not region.contains(hinge, closed=False, closed_on=[0, 1, 3])
     # (0, 3) lies on unit 0's hinge x1 = 0
     assert region.contains([0, 3]) and not region.contains([0, 3], closed=False)

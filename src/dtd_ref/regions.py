@@ -151,10 +151,12 @@ class Region:
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         if closed_on is None:
             return np.zeros(0, dtype=int)
-        if isinstance(closed_on, numbers.Integral) or isinstance(closed_on, tuple):
+        pair = isinstance(closed_on, tuple) and len(closed_on) == 2 and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in closed_on)
+        if isinstance(closed_on, numbers.Integral) or pair:
             items = [closed_on]  # one flat index, or one (layer, unit) pair
         else:
-            items = list(closed_on)  # a list / array of flat indices or of pairs
+            items = list(closed_on)  # a collection of flat indices and / or pairs
         flat = []
         for item in items:
             if isinstance(item, (bool, np.bool_)):
@@ -203,8 +205,8 @@ class Region:
         closed_on : int, tuple (layer, unit), or list / array of them, optional
             With ``closed=False``: units whose rows are closed (z >= 0 allowed for an active unit) while every other
             unit keeps the exact pattern; this is how a root lying on its own neuron's hinge is judged.  An int is
-            a flat unit index (into ``pattern_vector``), a tuple is one (activation layer, unit) pair, a list or
-            1-D array holds several flat indices or pairs, a (k, 2) array holds k pairs.
+            a flat unit index (into ``pattern_vector``), a tuple of two ints is one (activation layer, unit) pair,
+            any other list, tuple or array is a collection of flat indices and pairs (a (k, 2) array: k pairs).
 
         Returns
         -------
@@ -267,12 +269,10 @@ class Region:
         x, single, exact = self._points(points)
         A_hat, b_hat, keep, b_const = self._rows_float()
         if exact:
-            from .exact import to_float
+            from .exact import to_float, to_fraction
 
             A, b = self._exact_rows()
             norms = np.array([float(np.sqrt(float(v))) for v in (A * A).sum(axis=1)]) if A.size else np.zeros(0)
-            from .exact import to_fraction
-
             x = x if is_exact(x) else to_fraction(x)
             slack = to_float(b[keep] - x @ A[keep].T) if keep.any() else np.zeros((x.shape[0], 0))
             dist = slack / norms[keep]
@@ -373,21 +373,14 @@ class Region:
 def _row_strict(layer, pattern) -> np.ndarray:
     """Which rows of ``layer.region_rows`` hold strictly on the region itself (not only on its closure), bool (n, r).
 
-    A layer may say so with ``region_row_strict(pattern)``.  Otherwise: ReLU / LeakyReLU units are active iff
-    z > 0, so the rows of active units are strict; max pooling breaks ties towards the first maximum, so window
-    element i must stay strictly below the winner when it comes before it, and may tie when it comes after.
+    A layer says so with ``region_row_strict(pattern)`` (max pooling: elements before the winner stay strictly
+    below it).  ReLU / LeakyReLU units are active iff z > 0, so the rows of active units are strict.
     """
     custom = getattr(layer, "region_row_strict", None)
     if custom is not None:
         return np.asarray(custom(pattern), dtype=bool)
     if isinstance(layer, ReLU):
         return pattern
-    if hasattr(layer, "winners") and hasattr(layer, "_index"):  # MaxPool2d
-        n, size = pattern.shape[0], layer._index.shape[1]
-        position = np.arange(size)
-        winner = pattern.reshape(n, -1, size).argmax(axis=-1)[..., None]
-        strict = (position < winner) & (layer._index[None] >= 0)
-        return strict.reshape(n, -1)
     raise ValueError(f"layers: {layer!r} gives region rows but not which of them are strict (region_row_strict)")
 
 
