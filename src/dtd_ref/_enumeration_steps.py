@@ -239,6 +239,8 @@ def step_across(net, Y, D, domain: Domain, origins, origin_patterns, stats: dict
     inside = (domain.b[None, :] - Y @ domain.A.T).min(axis=1) > VERTEX_RTOL * (1 + np.abs(Y).max(axis=1))
     Y, D, origin_patterns = Y[inside], D[inside], origin_patterns[inside]  # a facet on the domain's boundary
     origins = [origin for origin, keep in zip(origins, inside) if keep]  # (a unit's hinge along it) leads nowhere
+    if not len(Y):
+        return Y
     s, z, dz, tol = one_sided(net, Y, D)
     moving = (s & (dz < 0)) | (~s & (dz > 0) & (z < -tol))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -263,7 +265,7 @@ def step_across(net, Y, D, domain: Domain, origins, origin_patterns, stats: dict
 def _exact_step(net, w, y, pattern):
     """Midpoint of the first piece after leaving the region of ``pattern`` on the exact segment w -> 2y - w."""
     from .exact import to_float, to_fraction
-    from .slices import line_regions
+    from .segments import line_regions
 
     w_exact = to_fraction(w)
     line = line_regions(net, w_exact, to_fraction(2 * y - w))
@@ -276,7 +278,7 @@ def _exact_step(net, w, y, pattern):
 def interior_seed(net, domain: Domain, scales) -> np.ndarray:
     """A point inside the domain and off every hinge: the midpoint of the longest piece of a line through the
     domain's centre, along a fixed generic direction (a few are tried)."""
-    from .slices import line_regions
+    from .segments import line_regions
 
     d = domain.A.shape[1]
     for k in range(1, 6):

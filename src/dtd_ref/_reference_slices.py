@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .slices import LineRegions, _exact_pair
+from .segments import LineRegions, _exact_pair
 
 __all__ = ["line_regions", "slice_regions", "enumerate_regions"]
 
@@ -148,7 +148,7 @@ def enumerate_regions(net, *, box):
     import itertools
 
     from .regions import Region
-    from .slices import split_pattern
+    from .segments import split_pattern
 
     units = sum(p.shape[1] for p in net.trace(np.zeros((1, net.in_features))).patterns)
     lo, hi = box

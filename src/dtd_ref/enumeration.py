@@ -285,7 +285,7 @@ class _Interval:
         self.stats = {"lp_centres": 0, "exact_steps": 0}
 
     def run(self, stop_at_limit: bool = True) -> bool:
-        from .slices import line_regions
+        from .segments import line_regions
 
         lo = float(np.max(-self.domain.b[self.domain.A[:, 0] < 0] / -self.domain.A[self.domain.A[:, 0] < 0, 0]))
         hi = float(np.min(self.domain.b[self.domain.A[:, 0] > 0] / self.domain.A[self.domain.A[:, 0] > 0, 0]))

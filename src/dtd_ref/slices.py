@@ -1,8 +1,8 @@
 """Exact partitions of a line segment and of a 2-D plane through input space into linear regions.
 
-``line_regions(net, p, q)`` splits the segment x(t) = p + t (q - p), t in [0, 1], at every point where the activation
-pattern changes and returns the pattern of each open piece.  ``slice_regions(net, origin, u, v, bounds=...)`` splits
-the rectangle {origin + s u + t v : (s, t) in bounds} into the convex polygons on which the pattern is constant.
+``slice_regions(net, origin, u, v, bounds=...)`` splits the rectangle {origin + s u + t v : (s, t) in bounds} into the
+convex polygons on which the activation pattern is constant.  ``line_regions(net, p, q)`` (from
+:mod:`dtd_ref.segments`, re-exported here) does the same for the segment p -> q.
 
 Both work in float64 on float networks and exactly (``fractions.Fraction``) on exact networks or exact inputs; in
 exact mode every breakpoint and every polygon vertex is a rational number and nothing is decided with a tolerance.
@@ -11,7 +11,6 @@ exact mode every breakpoint and every polygon vertex is a rational number and no
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
@@ -19,230 +18,13 @@ from ._polygons import LayerSplitter, area, interior
 from ._validation import as_array, check_index, is_exact
 from .exact import to_exact, to_fraction
 from .layers import ReLU
+from .segments import LineRegions, _exact_pair, line_regions, split_pattern
 
 __all__ = ["LineRegions", "line_regions", "SliceRegions", "slice_regions", "split_pattern", "DEPENDENT_RTOL"]
 
 #: float64: u and v count as linearly dependent when the Gram determinant |u|^2 |v|^2 - (u.v)^2 is at most
 #: DEPENDENT_RTOL |u|^2 |v|^2 (the squared sine of the angle between them); exact inputs test it for == 0.
 DEPENDENT_RTOL = 1e-20
-
-
-def split_pattern(net, pattern) -> tuple:
-    """Split flat pattern vectors into the per-activation-layer patterns that ``Network`` methods take.
-
-    Parameters
-    ----------
-    net : Network
-    pattern : bool (U,) or (n, U)
-        Flat patterns, U = total number of activation units (the layout of ``Trace.pattern_vector``).
-
-    Returns
-    -------
-    tuple of bool (n, d_m) arrays, one per activation layer (n = 1 for a single flat pattern).
-    """
-    pattern = np.asarray(pattern)
-    flat = np.atleast_2d(pattern)
-    sizes = _activation_sizes(net)
-    if flat.ndim != 2 or flat.dtype != bool or flat.shape[1] != sum(sizes):
-        raise ValueError(f"pattern: expected bool (U,) or (n, U) with U = {sum(sizes)}, got {pattern.dtype} "
-                         f"{pattern.shape}")
-    bounds = np.cumsum((0,) + tuple(sizes))
-    return tuple(flat[:, lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:]))
-
-
-def _activation_sizes(net) -> tuple:
-    sizes, width = [], net.in_features
-    for layer in net.layers:
-        if layer.kind == "affine":
-            width = layer.out_features
-        else:
-            sizes.append(width)
-    return tuple(sizes)
-
-
-def _exact_pair(net, *points):
-    """Validate points of shape (d,); go exact if the network or any point is exact."""
-    arrays = [as_array(point, name, ndim=1) for name, point in points]
-    for (name, _), array in zip(points, arrays):
-        if array.shape[0] != net.in_features:
-            raise ValueError(f"{name}: expected shape ({net.in_features},), got {array.shape}")
-    exact = net.exact or any(is_exact(array) for array in arrays)
-    if exact:
-        net = to_exact(net)
-        arrays = [array if is_exact(array) else to_fraction(array) for array in arrays]
-    return net, exact, arrays
-
-
-@dataclass(frozen=True)
-class LineRegions:
-    """The linear pieces of a network along the segment x(t) = p + t (q - p), t in [0, 1].
-
-    Attributes
-    ----------
-    net : Network
-        The network the pieces belong to (exact if the computation was exact).
-    p, q : (d,)
-        End points of the segment.
-    t : (k + 1,)
-        Breakpoints, strictly increasing, ``t[0] == 0`` and ``t[-1] == 1``; an object array of ``Fraction`` in exact
-        mode.  The activation pattern is constant on every open piece (t[i], t[i+1]) and differs between neighbours.
-    patterns : bool (k, U)
-        Flat pattern (layout of ``Trace.pattern_vector``) of every open piece.  At a breakpoint itself the pattern
-        can differ from both neighbours (a unit exactly at z = 0 is inactive); use :meth:`pattern_at`.
-    exact : bool
-
-    Notes
-    -----
-    On piece i the network is affine in t: f(x(t)) = f(x(t_i)) + (t - t_i) A_i (q - p), with A_i the local
-    Jacobian of ``patterns[i]``.  A zero of any affine function of f along the line (phi_j in the DTD) therefore lies
-    on the piece where it changes sign and solves a linear equation there.
-    """
-
-    net: object
-    p: np.ndarray
-    q: np.ndarray
-    t: np.ndarray
-    patterns: np.ndarray
-    exact: bool
-
-    def __len__(self) -> int:
-        return self.patterns.shape[0]
-
-    @property
-    def points(self) -> np.ndarray:
-        """Input points at the breakpoints, (k + 1, d): x(t_i) = p + t_i (q - p)."""
-        return self.at(self.t)
-
-    @property
-    def midpoints(self) -> np.ndarray:
-        """One interior point per piece, (k, d): x((t_i + t_{i+1}) / 2); its pattern is ``patterns[i]``."""
-        half = Fraction(1, 2) if self.exact else 0.5
-        return self.at((self.t[:-1] + self.t[1:]) * half)
-
-    def at(self, t) -> np.ndarray:
-        """Points x(t) = p + t (q - p) for t of shape (m,); returns (m, d)."""
-        t = np.asarray(t, dtype=object if self.exact else float).reshape(-1, 1)
-        return self.p + t * (self.q - self.p)
-
-    def piece(self, t, side: str = "right") -> int:
-        """Index of the piece containing t in [0, 1].
-
-        At a breakpoint t_i (0 < i < k) ``side="right"`` returns the piece that starts there (i) and ``side="left"``
-        the piece that ends there (i - 1).  t = 0 gives piece 0 and t = 1 the last piece, whatever the side.
-        """
-        if side not in ("left", "right"):
-            raise ValueError(f"side: expected 'left' or 'right', got {side!r}")
-        if not 0 <= t <= 1:
-            raise ValueError(f"t: expected a value in [0, 1], got {t!r}")
-        index = int(np.searchsorted(self.t, t, side="right" if side == "right" else "left")) - 1
-        return min(max(index, 0), len(self) - 1)
-
-    def layer_patterns(self, i: int) -> tuple:
-        """Pattern of piece i split per activation layer, bool (1, d_m) each (input of ``Network.forward_fixed``)."""
-        i = check_index(i, "i", len(self))
-        return split_pattern(self.net, self.patterns[i])
-
-    def pattern_at(self, t) -> np.ndarray:
-        """The actual pattern at x(t), bool (U,) (evaluated by a forward pass, exact in exact mode)."""
-        return self.net.trace(self.at([t])).pattern_vector[0]
-
-
-def _right_limit(net, x: np.ndarray, d: np.ndarray):
-    """Patterns just after x along d, with every pre-activation z and its derivative dz along d.
-
-    Forward-mode pass on one point: a unit is active on (x, x + eps d) iff z > 0, or z == 0 and dz > 0, where z and dz
-    are computed with the upstream units already fixed to their right-limit patterns.
-    """
-    a, da = x[None, :], d[None, :]
-    patterns, zs, dzs = [], [], []
-    for layer in net.layers:
-        if layer.kind == "affine":
-            a, da = layer.forward(a), layer.linear(da)
-            continue
-        s = layer.pattern(a) | (np.asarray(a == 0, dtype=bool) & layer.pattern(da))
-        patterns.append(s[0])
-        zs.append(a[0])
-        dzs.append(da[0])
-        a, da = layer.apply_pattern(s, a), layer.apply_pattern(s, da)
-    if not patterns:
-        empty = np.zeros(0, dtype=object if net.exact else float)
-        return np.zeros(0, dtype=bool), empty, empty
-    return np.concatenate(patterns), np.concatenate(zs), np.concatenate(dzs)
-
-
-def _next_crossing(s: np.ndarray, z: np.ndarray, dz: np.ndarray):
-    """Smallest step tau > 0 at which a unit of the current piece reaches z = 0 and switches, or None."""
-    dz_negative = np.asarray(dz < 0, dtype=bool)
-    dz_positive = np.asarray(dz > 0, dtype=bool)
-    switching = (s & dz_negative) | (~s & dz_positive)
-    if not switching.any():
-        return None
-    return min(-z[switching] / dz[switching])
-
-
-def line_regions(net, p, q) -> LineRegions:
-    """The exact breakpoints of a network along the segment p -> q and the pattern of every piece.
-
-    Parameters
-    ----------
-    net : Network
-    p, q : array_like (d,)
-        End points; float64, or ``Fraction`` object arrays.
-
-    Returns
-    -------
-    LineRegions
-        Breakpoints ``t`` (including 0 and 1) and the flat pattern of every open piece.
-
-    Notes
-    -----
-    Walks from t = 0 to 1.  At the start t_0 of a piece one forward-mode pass gives every pre-activation
-    z_k(t) = z_k(t_0) + (t - t_0) dz_k on the piece (upstream units fixed to their right-limit patterns); the piece
-    ends at the first t > t_0 where an active unit with dz_k < 0, or an inactive one with dz_k > 0, reaches
-    z_k = 0, i.e. t_0 - z_k / dz_k.  The lowest-layer unit crossing there keeps its affine z past the crossing, so
-    neighbouring pieces always differ in at least one unit.
-
-    The computation is exact (rational breakpoints) when ``net`` is exact or p or q is a ``Fraction`` array; the
-    network is then converted with ``to_exact``.  In float64 a computed crossing can land an ulp early, leaving a
-    tiny piece with the same pattern as its neighbour; such neighbours are merged.
-
-    Examples
-    --------
-    >>> from dtd_ref import Dense, ReLU, Network
-    >>> net = Network([Dense([[1.0], [-1.0]], [0.0, 0.5]), ReLU()])
-    >>> lr = line_regions(net, [-1.0], [1.0])
-    >>> lr.t.tolist()
-    [0.0, 0.5, 0.75, 1.0]
-    >>> lr.patterns.tolist()
-    [[False, True], [True, True], [True, False]]
-    """
-    net, exact, (p, q) = _exact_pair(net, ("p", p), ("q", q))
-    d = q - p
-    zero, one = (0, 1) if exact else (0.0, 1.0)
-    t0 = zero
-    breaks, patterns = [t0], []
-    while True:
-        s, z, dz = _right_limit(net, p + t0 * d, d)
-        tau = _next_crossing(s, z, dz)
-        assert not exact or tau is None or tau > 0, "line_regions: no progress (right-limit patterns are wrong)"
-        t1 = one if tau is None else t0 + tau
-        if not exact and t1 <= t0:
-            t1 = np.nextafter(t0, 2.0)
-        t1 = min(t1, one)
-        if patterns and np.array_equal(patterns[-1], s):
-            breaks[-1] = t1  # float rounding only: merge the sliver into its neighbour
-        else:
-            patterns.append(s)
-            breaks.append(t1)
-        if t1 >= one:
-            break
-        t0 = t1
-    t = np.array([_fraction(v) for v in breaks], dtype=object) if exact else np.array(breaks, dtype=float)
-    return LineRegions(net, p, q, t, np.array(patterns, dtype=bool).reshape(len(patterns), -1), exact)
-
-
-def _fraction(value):
-    return Fraction(value)
 
 
 # ---------------------------------------------------------------------------------------------- 2-D slices
@@ -307,6 +89,19 @@ class SliceRegions:
         st2 = st.reshape(-1, 2)
         points = self.origin + st2[:, :1] * self.u + st2[:, 1:] * self.v
         return points[0] if st.ndim == 1 else points
+
+    def to_plane(self, points) -> tuple[np.ndarray, np.ndarray]:
+        """Plane coordinates (n, 2) of the orthogonal projection of input points (n, d), and their distance (n,).
+
+        float64 (least squares on [u v]); a distance above 0 means the point is off the plane.
+        """
+        from .exact import to_float
+
+        x = to_float(as_array(points, "points", ndim=(1, 2))).reshape(-1, self.u.shape[0])
+        basis = to_float(np.stack([self.u, self.v], axis=1))  # (d, 2)
+        offset = x - to_float(self.origin)
+        st, *_ = np.linalg.lstsq(basis, offset.T, rcond=None)
+        return st.T, np.linalg.norm(offset - st.T @ basis.T, axis=1)
 
     @property
     def interior_points(self) -> np.ndarray:
