@@ -6,10 +6,18 @@ with ``allow_pickle=False``)::
     format                 str   "dtd-ref-network"
     version                int64 1
     exact                  bool  True for an exact (Fraction) network
-    kinds                  str   (L,) layer kinds: "dense", "relu", "leaky_relu"
+    kinds                  str   (L,) layer kinds: "dense", "relu", "leaky_relu", "conv2d", "avg_pool2d",
+                                 "max_pool2d"
     layer{l}.W, layer{l}.b           float64 (d_out, d_in), (d_out,)        float networks
     layer{l}.W.num, layer{l}.W.den   str (d_out, d_in) decimal integers     exact networks (likewise .b)
     layer{l}.negative_slope          float64 ()  or  .num / .den str ()     leaky_relu only
+    layer{l}.W, layer{l}.b           (C_out, C_in/groups, kH, kW), (C_out,) conv2d (float or num/den as above)
+    layer{l}.input_shape             int64 (3,)                             conv2d, avg_pool2d, max_pool2d
+    layer{l}.kernel_size, .stride, .padding, .dilation   int64 (2,)        (kernel_size: pooling only;
+    layer{l}.groups                  int64 ()                                dilation: conv2d, max_pool2d)
+    layer{l}.count_include_pad       bool ()                                avg_pool2d only
+
+Flatten layers are not stored: ``Network`` drops them (they are the identity on flat batches).
 
 Exact values are stored as numerator / denominator pairs of decimal strings, so integers of any size survive.  A
 float array is stored as it is, so ``load(save(net))`` is bit for bit the same network (including -0.0).
@@ -57,7 +65,13 @@ def _encode_layer(index: int, layer, exact: bool) -> tuple[str, dict]:
                                            isinstance(slope, Fraction))
     if type(layer) is ReLU:
         return "relu", {}
-    raise ValueError(f"net: layer {index} ({layer!r}) has no .npz encoding; supported: Dense, ReLU, LeakyReLU")
+    from ._io_conv import encode_image_layer  # conv / pooling geometry
+
+    encoded = encode_image_layer(prefix, layer, lambda key, array: _encode_array(key, array, exact))
+    if encoded is not None:
+        return encoded
+    raise ValueError(f"net: layer {index} ({layer!r}) has no .npz encoding; supported: Dense, ReLU, LeakyReLU, "
+                     f"Conv2d, AvgPool2d, MaxPool2d")
 
 
 def save(net: Network, path) -> None:
@@ -151,7 +165,12 @@ def _decode_layer(reader: _Reader, index: int, kind: str, exact: bool):
         slope = reader.fractions(key, 0).item() if f"{key}.num" in reader.archive.files else \
             float(reader.floats(key, 0))
         return LeakyReLU(slope)
-    reader.fail(f"layer {index}: unknown kind {kind!r} (known: dense, relu, leaky_relu)")
+    from ._io_conv import IMAGE_LAYER_KINDS, decode_image_layer
+
+    if kind in IMAGE_LAYER_KINDS:
+        return decode_image_layer(reader, prefix, kind, exact)
+    reader.fail(f"layer {index}: unknown kind {kind!r} (known: dense, relu, leaky_relu, "
+                f"{', '.join(IMAGE_LAYER_KINDS)})")
 
 
 def load(path) -> Network:
