@@ -372,3 +372,54 @@ def test_full_dtd_on_conv_and_avg_pool_with_zero_roots_is_gradient_times_input()
     with pytest.raises(ValueError, match="full DTD supports elementwise"):
         pooled = _dtd_net(0, "max")
         full_dtd(pooled, np.ones(36), [np.zeros(l.in_features) for l in pooled.affine_layers], output=0)
+
+
+# ---------------------------------------------------------------------------------------------------- save / load
+def _round_trip(net):
+    import io as _io
+
+    from dtd_ref import io
+
+    buffer = _io.BytesIO()
+    io.save(net, buffer)
+    buffer.seek(0)
+    return io.load(buffer), buffer
+
+
+@pytest.mark.parametrize("make", [
+    lambda: lenet(rng=0),
+    lambda: convnet((2, 5, 5), rng=1, channels=(2,), groups=2, dilation=2, padding=1, pool="avg"),
+    lambda: convnet((1, 5, 5), rng=2, pool="max").to_exact(),
+    lambda: Network([Conv2d(np.ones((1, 1, 2, 2)), [0.0], input_shape=(1, 4, 4)),
+                     AvgPool2d((1, 3, 3), 3, 2, padding=1, count_include_pad=False)]).to_exact(),
+], ids=["lenet", "grouped_dilated_avg", "exact_max", "exact_avg_exclude_pad"])
+def test_save_load_round_trip_of_image_layers(make):
+    net = make()
+    back, _ = _round_trip(net)
+    assert repr(back) == repr(net)
+    for mine, theirs in zip(net.layers, back.layers):
+        if isinstance(mine, Conv2d):
+            assert mine.W.dtype == theirs.W.dtype and (mine.W == theirs.W).all() and (mine.b == theirs.b).all()
+            assert (mine.geometry.stride, mine.geometry.padding, mine.geometry.dilation, mine.groups) == \
+                (theirs.geometry.stride, theirs.geometry.padding, theirs.geometry.dilation, theirs.groups)
+        if isinstance(mine, AvgPool2d):
+            assert (mine.count_include_pad, mine.exact) == (theirs.count_include_pad, theirs.exact)
+    x = np.random.default_rng(0).random((2, net.in_features))
+    assert (back(x) == net(x)).all()
+
+
+def test_load_rejects_a_corrupt_geometry_entry():
+    import io as _io
+
+    from dtd_ref import io
+
+    _, buffer = _round_trip(convnet((1, 5, 5), rng=2, pool="max"))
+    buffer.seek(0)
+    with np.load(buffer) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    arrays["layer0.stride"] = np.array([1.5, 1.0])
+    broken = _io.BytesIO()
+    np.savez(broken, **arrays)
+    broken.seek(0)
+    with pytest.raises(ValueError, match="layer0.stride"):
+        io.load(broken)
