@@ -96,6 +96,20 @@ def test_a_network_imported_from_torch_runs_through_network_unchanged(inputs, tm
         assert np.array_equal(roots, direct.layers[0].roots)
 
 
+def test_authors_network_option_builds_their_network(capsys):
+    pytest.importorskip("torch")
+    from dtd_ref.authors_network import authors_c6_network
+    from dtd_ref.study import sample_inputs
+
+    code, out, _ = run(["roots", "--authors-network", "--seed", 1, "--samples", 50, "--rule", "z+", "--layers", 0,
+                        "--convention", "authors"], capsys)
+    assert code == 0
+    net = authors_c6_network(1)
+    X, _ = sample_inputs(net, 50, rng=1)
+    expected = analyze_roots(net, X, "z+", layers=[0], convention="authors").summary()[0]
+    assert f"{expected['pct_roots_outside']:.1f}" in out.splitlines()[2]
+
+
 def test_explain_writes_relevance_in_the_input_shape_and_a_heatmap(small_net, tmp_path, capsys):
     net, path = small_net
     images = np.abs(np.random.default_rng(1).normal(size=(3, 2, 3)))  # three 2 x 3 "images", d = 6
@@ -180,6 +194,7 @@ BAD_CALLS = [
       "--out", "{tmp}/o"], "never active"),
     (["explain", "--network", "{net}", "--input", "{x}", "--rule", "z+", "--out", "{tmp}/R.txt"], "unknown output"),
     (["sideways"], "invalid choice"),
+    (["roots", "--authors-network", "--network", "{net}"], "exclude each other"),
 ]
 
 

@@ -113,3 +113,38 @@ def test_exact_study_agrees_with_float_study():
     drop = ("margin_min", "mean_abs_delta_f_outside", "n_rechecked_inputs")
     assert [{k: v for k, v in r.items() if k not in drop} for r in exact.rows] == \
         [{k: v for k, v in r.items() if k not in drop} for r in fast.rows]
+
+
+# ------------------------------------------------------------------------------------------------ authors' network
+def test_authors_network_replays_their_initialisation():
+    torch = pytest.importorskip("torch")
+    from dtd_ref.authors_network import authors_c6_network
+
+    for clamp in (False, True):
+        net = authors_c6_network(1, clamp_biases=clamp)
+        torch.manual_seed(1)
+        fresh = [torch.nn.Linear(10, 10), torch.nn.Linear(10, 10), torch.nn.Linear(10, 2)]
+        for layer, linear in zip(net.affine_layers, fresh):
+            W0 = linear.weight.detach().numpy()
+            b0 = linear.bias.detach().numpy()
+            # positive weights: three float32 multiplications by 1.4; positive biases: -(1.4 * 1.4 b) in float32,
+            # or 0 when clamped first; non-positive entries untouched
+            f32 = np.float32
+            expected_W = np.where(W0 > 0, f32(f32(f32(W0 * f32(1.4)) * f32(1.4)) * f32(1.4)), W0)
+            expected_b = np.where(b0 > 0, 0.0 if clamp else -f32(f32(b0 * f32(1.4)) * f32(1.4)), b0)
+            assert np.array_equal(layer.W, expected_W.astype(np.float64))
+            assert np.array_equal(layer.b, expected_b.astype(np.float64))
+        assert all(np.all(layer.b <= 0) for layer in net.affine_layers)
+        assert isinstance(net.layers[-1], ReLU)
+
+
+def test_authors_network_output_roots_are_inside_in_both_conventions():
+    pytest.importorskip("torch")
+    from dtd_ref.authors_network import authors_c6_network
+
+    net = authors_c6_network(1)
+    X, _ = sample_inputs(net, 200, rng=1)
+    for convention in CONVENTIONS:
+        for rule in ("z+", "gamma=1", "w2"):
+            top = analyze_roots(net, X, rule, convention=convention, layers=[2], all_outputs=True).summary()[0]
+            assert top["n_outside"] == 0

@@ -60,10 +60,12 @@ def _shape(text: str) -> tuple:
     return shape
 
 
-def _common(p, *, network_required: bool = False) -> None:
-    p.add_argument("--network", metavar="FILE", required=network_required,
-                   help="network saved with dtd_ref.io.save (.npz)" +
-                   ("" if network_required else "; default: the C6 network c6_network(SEED)"))
+def _common(p, *, authors: bool = False) -> None:
+    p.add_argument("--network", metavar="FILE", help="network saved with dtd_ref.io.save (.npz); default: the C6 "
+                   "network c6_network(SEED)")
+    if authors:
+        p.add_argument("--authors-network", action="store_true", help="instead, the authors' own C6 network for "
+                       "torch.manual_seed(SEED), built as their code did (needs torch; SEED 1 gives their table)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the default network and of sampling "
                    "(default 0)")
     p.add_argument("--output", type=int, default=0, metavar="J", help="explained output (default 0)")
@@ -87,8 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "and summarise the proofs.  Prints the table; writes DIR/report.md, DIR/results.json and\n"
                            "PNG figures (with matplotlib).\n\n"
                            "example:\n  dtd-ref study --samples 1000 --seed 0 --out study\n"
+                           "  dtd-ref study --authors-network --seed 1 --out study-authors\n"
                            "  dtd-ref study --network my_net.npz --samples 200 --no-proofs"))
-    _common(p)
+    _common(p, authors=True)
     p.add_argument("--samples", type=_positive_int, default=1000, metavar="N", help="inputs to sample (1000)")
     p.add_argument("--threshold", type=_finite, default=0.1, metavar="T", help="keep x when f_J(x) > T (0.1)")
     p.add_argument("--exact", action="store_true", help="decide every verdict in rationals (slow: use few samples)")
@@ -109,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "rules: z+, gamma=G, w2, z, 0 (root at 0), zB (with --low/--high, input layer only)\n\n"
                            "example:\n  dtd-ref roots --rule z+ --rule w2 --convention both --samples 500\n"
                            "  dtd-ref roots --network net.npz --input x.npy --rule gamma=1 --json roots.json"))
-    _common(p)
+    _common(p, authors=True)
     p.add_argument("--input", metavar="FILE", help="inputs (.npy/.npz/.json/.csv), shape (n, d) or (d,)")
     p.add_argument("--samples", type=_positive_int, default=1000, metavar="N", help="inputs to sample without "
                    "--input (1000)")
@@ -171,15 +174,29 @@ def build_parser() -> argparse.ArgumentParser:
 def _study(args) -> int:
     from .study import format_summary, run_study, write_outputs
 
-    net = load_network(args.network, seed=args.seed)
-    result = run_study(None if args.network is None else net, samples=args.samples, seed=args.seed,
+    net = _network(args)
+    builtin = args.network is None
+    result = run_study(None if builtin else net, samples=args.samples, seed=args.seed,
                        threshold=args.threshold, output=_output(net, args), exact=args.exact,
                        sanity=not args.no_sanity, proofs=not args.no_proofs, sweep=max(args.sweep, 0),
-                       progress=not args.quiet)
+                       authors_network=builtin and args.authors_network, progress=not args.quiet)
     print(format_summary(result))
     written = write_outputs(result, args.out, figures=not args.no_figures)
     print(f"\nwrote {', '.join(written)} in {result.seconds['total']:.1f} s")
     return 0
+
+
+def _network(args):
+    if getattr(args, "authors_network", False):
+        if args.network is not None:
+            raise CLIError("--authors-network and --network exclude each other")
+        from .authors_network import authors_c6_network
+
+        try:
+            return authors_c6_network(args.seed)
+        except ImportError as error:
+            raise CLIError(f"--authors-network: {one_line(error)}") from None
+    return load_network(args.network, seed=args.seed)
 
 
 def _output(net, args) -> int:
@@ -201,7 +218,7 @@ def _roots(args) -> int:
 
     from .roots import STUDY_RULES, RootRule, analyze_roots, as_root_rule, format_table
 
-    net = load_network(args.network, seed=args.seed)
+    net = _network(args)
     _output(net, args)
     X = _inputs_or_sample(net, args)
     conventions = ("exact", "authors") if args.convention == "both" else (args.convention,)

@@ -131,13 +131,13 @@ class StudyResult:
 def run_study(net: Network | None = None, *, samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED,
               threshold: float = DEFAULT_THRESHOLD, output: int = 0, exact: bool = False, rules=STUDY_RULES,
               conventions=CONVENTIONS, sanity: bool = True, slice_plane: bool = True, proofs: bool = True,
-              sweep: int = 10, X=None, progress: bool = False) -> StudyResult:
+              sweep: int = 10, X=None, authors_network: bool = False, progress: bool = False) -> StudyResult:
     """Run the study.
 
     Parameters
     ----------
     net : Network, optional
-        The network; default ``c6_network(seed)``.
+        The network; default ``c6_network(seed)`` (or ``authors_c6_network(seed)`` with ``authors_network``).
     samples, seed, threshold, output
         n inputs x = |N(0, I)| with f_output(x) > threshold, drawn with ``numpy.random.default_rng(seed)``.
     exact : bool
@@ -147,23 +147,27 @@ def run_study(net: Network | None = None, *, samples: int = DEFAULT_SAMPLES, see
     sanity, slice_plane, proofs : bool
         Run the sanity checks, the 2-D slice and the proofs' summary.
     sweep : int
-        For the default network only: repeat the input-layer analysis on this many network seeds
+        For the built-in networks only: repeat the input-layer analysis on this many network seeds
         (seed, seed + 1, ...) to show how much the shares depend on the draw of the network (0 to skip).
     X : (n, d), optional
         Use these inputs instead of sampling.
+    authors_network : bool
+        Use the authors' own C6 network, :func:`dtd_ref.authors_network.authors_c6_network` (needs PyTorch), with
+        ``seed`` as the torch seed: ``seed=1`` reproduces the table of [SL22] in the "authors" convention.
     progress : bool
         Show tqdm progress bars.
     """
     t_start = time.perf_counter()
     default = net is None
-    net = c6_network(seed) if default else net
+    constructor = _authors_constructor() if authors_network else c6_network
+    net = constructor(seed) if default else net
     output = check_index(output, "output", net.out_features)
     if X is None:
         X, draws = sample_inputs(net, samples, rng=seed, output=output, threshold=threshold)
     else:
         X, _ = as_batch(X, "X", net.in_features)
         draws = X.shape[0]
-    config = {"network": f"c6_network({seed})" if default else "given", "widths": list(net.widths),
+    config = {"network": f"{constructor.__name__}({seed})" if default else "given", "widths": list(net.widths),
               "samples": int(X.shape[0]), "seed": int(seed), "threshold": float(threshold), "output": output,
               "exact": bool(exact), "rules": list(rules), "conventions": list(conventions), "proofs": bool(proofs)}
     result = StudyResult(config, net, X, draws, [], [])
@@ -179,7 +183,7 @@ def run_study(net: Network | None = None, *, samples: int = DEFAULT_SAMPLES, see
     if default and sweep:
         t = time.perf_counter()
         result.sweep = network_sweep(range(seed, seed + sweep), samples=samples, threshold=threshold,
-                                     output=output, progress=progress)
+                                     output=output, progress=progress, constructor=constructor)
         result.seconds["sweep"] = time.perf_counter() - t
     if sanity:
         t = time.perf_counter()
@@ -201,13 +205,20 @@ def run_study(net: Network | None = None, *, samples: int = DEFAULT_SAMPLES, see
     return result
 
 
-def network_sweep(seeds, *, samples: int, threshold: float, output: int = 0, progress: bool = False) -> list:
-    """Input-layer shares of roots outside for ``c6_network(s)``, s in ``seeds`` (inputs drawn with seed s)."""
+def _authors_constructor():
+    from .authors_network import authors_c6_network
+
+    return authors_c6_network
+
+
+def network_sweep(seeds, *, samples: int, threshold: float, output: int = 0, progress: bool = False,
+                  constructor=c6_network) -> list:
+    """Input-layer shares of roots outside for ``constructor(s)``, s in ``seeds`` (inputs drawn with seed s)."""
     rows = []
     seeds = list(seeds)
     with _bar(len(seeds), "network seeds", progress) as bar:
         for s in seeds:
-            net = c6_network(s)
+            net = constructor(s)
             row = {"seed": int(s)}
             try:
                 X, draws = sample_inputs(net, samples, rng=s, output=output, threshold=threshold)
