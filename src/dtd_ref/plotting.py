@@ -1,0 +1,120 @@
+"""Plots of 2-D slices: polygons coloured by linear region, with optional points (an input and its roots).
+
+Needs matplotlib (the ``plot`` extra: ``pip install 'dtd-ref[plot]'``); it is imported only when a plot is drawn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from ._validation import check_index
+from .exact import to_float
+
+__all__ = ["plot_slice", "region_colours"]
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+        from matplotlib.collections import PolyCollection
+    except ImportError as error:
+        raise ImportError("dtd_ref.plotting needs matplotlib: pip install 'dtd-ref[plot]' "
+                          "(or pip install matplotlib)") from error
+    return plt, PolyCollection
+
+
+def region_colours(patterns) -> np.ndarray:
+    """One RGB colour per flat pattern, bool (P, U) -> float (P, 3), a deterministic function of the pattern.
+
+    The same region gets the same colour in every slice that meets it (the colour hashes the pattern), so slices
+    through the same network can be compared by eye.  Colours are kept light so that points and lines stay visible.
+    """
+    patterns = np.asarray(patterns, dtype=bool)
+    out = np.empty((patterns.shape[0], 3))
+    for i, row in enumerate(patterns):
+        digest = hashlib.blake2b(np.packbits(row).tobytes() + bytes([row.size % 256]), digest_size=3).digest()
+        out[i] = 0.45 + 0.5 * np.frombuffer(digest, dtype=np.uint8) / 255.0
+    return out
+
+
+def plot_slice(result, *, points=None, labels=None, connect: bool = True, color_by: str = "region", output: int = 0,
+               ax=None, path=None, title=None, edgecolor="0.25", linewidth: float = 0.3, dpi: int = 150):
+    """Draw a :class:`dtd_ref.slices.SliceRegions`: one filled polygon per linear region.
+
+    Parameters
+    ----------
+    result : SliceRegions
+    points : array_like (n, d), optional
+        Input-space points to mark (for DTD: the input first, then its roots); they are projected orthogonally onto
+        the plane, and points off the plane are drawn hollow.
+    labels : sequence of str, optional
+        One label per point.
+    connect : bool
+        Draw the segment from the first point to each of the others (an input and its roots).
+    color_by : {"region", "output"}
+        "region": a light colour per pattern (:func:`region_colours`); "output": the network output ``output`` at
+        each polygon's interior point, on the viridis colour map, with a colour bar.
+    output : int
+        The output unit for ``color_by="output"``.
+    ax : matplotlib Axes, optional
+        Draw into these axes; by default a new figure is made.
+    path : str or path-like, optional
+        Also write the figure there as PNG.
+    title : str, optional
+        Default: the number of regions.
+    edgecolor, linewidth, dpi
+        Polygon edges and PNG resolution.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt, PolyCollection = _pyplot()
+    if color_by not in ("region", "output"):
+        raise ValueError(f"color_by: expected 'region' or 'output', got {color_by!r}")
+    if color_by == "output":
+        output = check_index(output, "output", result.net.out_features)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 5))
+    else:
+        fig = ax.figure
+    polygons = [to_float(polygon) for polygon in result.polygons]
+    collection = PolyCollection(polygons, edgecolors=edgecolor, linewidths=linewidth)
+    if color_by == "region":
+        collection.set_facecolor(region_colours(result.patterns))
+    else:
+        values = to_float(result.net(result.interior_points))
+        collection.set_array(values[:, output])
+        collection.set_cmap("viridis")
+        fig.colorbar(collection, ax=ax, label=f"f_{output}")
+    ax.add_collection(collection)
+    (s_lo, s_hi), (t_lo, t_hi) = to_float(result.bounds)
+    ax.set_xlim(s_lo, s_hi)
+    ax.set_ylim(t_lo, t_hi)
+    ax.set_aspect("equal")
+    ax.set_xlabel("s (along u)")
+    ax.set_ylabel("t (along v)")
+    ax.set_title(f"{len(result)} linear regions" if title is None else title, fontsize=10)
+    if points is not None:
+        _draw_points(ax, result, points, labels, connect)
+    if path is not None:
+        fig.savefig(path, dpi=dpi, format="png")
+    return fig
+
+
+def _draw_points(ax, result, points, labels, connect: bool) -> None:
+    st, distance = result.to_plane(points)
+    if labels is not None and len(labels) != st.shape[0]:
+        raise ValueError(f"labels: expected {st.shape[0]} labels, one per point, got {len(labels)}")
+    scale = max(1.0, float(np.abs(to_float(result.bounds)).max()))
+    on_plane = distance <= 1e-9 * scale
+    if connect and st.shape[0] > 1:
+        for k in range(1, st.shape[0]):
+            ax.plot(st[[0, k], 0], st[[0, k], 1], color="0.1", linewidth=1.0, zorder=3)
+    colours = ["black"] + ["crimson"] * (st.shape[0] - 1)
+    ax.scatter(st[:, 0], st[:, 1], s=28, zorder=4, c=[c if keep else "none" for c, keep in zip(colours, on_plane)],
+               edgecolors=colours)
+    for k, label in enumerate(labels or []):
+        ax.annotate(label, st[k], textcoords="offset points", xytext=(4, 4), fontsize=8, zorder=5)
