@@ -257,8 +257,8 @@ def _regions(args) -> int:
         region = region_of(net, X[i])
         pattern = " ".join("".join("1" if s else "0" for s in p[i]) for p in trace.patterns)
         rows.append({"input": i, "active": int(trace.pattern_vector[i].sum()),
-                     "units": int(trace.pattern_vector.shape[1]), "margin": float(region.margin(X[i])), "f": float(trace.output[i, args.output]),
-                     "pattern": pattern})
+                     "units": int(trace.pattern_vector.shape[1]), "margin": float(region.margin(X[i])),
+                     "f": float(trace.output[i, args.output]), "pattern": pattern})
     print("input  active/units  margin      f_J(x)     pattern")
     for r in rows:
         print(f"{r['input']:5d}  {r['active']:5d}/{r['units']:<5d}  {r['margin']:10.4g}  {r['f']:10.4g}  "
