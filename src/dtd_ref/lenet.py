@@ -67,6 +67,20 @@ def lenet(*, rng, channels=(6, 16), hidden=(120, 84), classes: int = 10, pool: s
     positive_bias_factor : float, optional
         If given, positive biases b become ``positive_bias_factor * b`` (e.g. -1 for biases <= 0, where the
         z+ rule's roots exist, THEORY.md §3).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dtd_ref import rules
+    >>> from dtd_ref.dtd import train_free_dtd
+    >>> net = lenet(rng=0)
+    >>> x = np.random.default_rng(1).random((2, 784))          # two flat 1x28x28 images in [0, 1)
+    >>> e = train_free_dtd(net, x, rules.ZPlus(), output=3, return_roots=False)
+    >>> e.relevance[0].shape                                    # one relevance map per image
+    (2, 784)
+
+    The same architecture from PyTorch: ``dtd_ref.io.from_torch(model, input_shape=(1, 28, 28))`` for a
+    ``torch.nn.Sequential`` of Conv2d / ReLU / MaxPool2d / Flatten / Linear (batch norms are folded).
     """
     gen = _rng(rng)
     c1, c2 = channels
