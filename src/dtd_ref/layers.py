@@ -100,6 +100,8 @@ class ReLU:
     negative_slope = 0
 
     def forward(self, z: np.ndarray) -> np.ndarray:
+        if self.negative_slope == 0:
+            return np.maximum(z, 0)  # the fastest ReLU on float64; exact on Fraction object arrays
         return np.where(z > 0, z, self._slope(is_exact(z)) * z)
 
     def _slope(self, exact: bool | None):
