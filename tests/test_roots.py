@@ -20,8 +20,13 @@ LINE_RULES = ("z+", "gamma=1", "w2", "z")
 VERDICTS = ("has_root", "inside", "segment_inside", "unchanged", "in_domain")
 FLIP_ATOL = 1e-9  # float64 check that the first-flip point sits on the flipping unit's hinge
 
-small_exact_nets = dst.networks(min_depth=2, max_depth=3, max_width=3, relu_on_output=True, exact=True)
-small_float_nets = dst.networks(min_depth=2, max_depth=3, max_width=3, relu_on_output=True, bias="nonpositive")
+_SMALL = dict(min_depth=2, max_depth=3, max_width=3)
+relu_out_nets = dst.networks(relu_on_output=True, exact=True, **_SMALL)
+# ReLU on the output (the C6 setting), a linear output (no unit after the last layer), and LeakyReLU everywhere
+small_exact_nets = st.one_of(relu_out_nets, dst.networks(relu_on_output=False, exact=True, **_SMALL),
+                             dst.networks(relu_on_output=True, negative_slope=0.125, exact=True, **_SMALL))
+small_float_nets = st.one_of(dst.networks(relu_on_output=True, bias="nonpositive", **_SMALL),
+                             dst.networks(relu_on_output=False, **_SMALL))
 
 
 # ------------------------------------------------------------------------------------------------ reference twin
@@ -80,7 +85,7 @@ def test_float_verdicts_with_exact_recheck_equal_exact_verdicts(rule, convention
             assert np.array_equal(getattr(fast.layers[k], key), getattr(exact.layers[k], key)), (k, key)
 
 
-@given(net=small_exact_nets, rule=st.sampled_from(LINE_RULES), data=dst.data())
+@given(net=relu_out_nets, rule=st.sampled_from(LINE_RULES), data=dst.data())
 def test_output_layer_roots_are_inside_only_thanks_to_closure_on_the_rooted_neuron(rule, net, data):
     X = data.draw(dst.inputs(net, batch=3, denominator=4, exact=True))
     L = len(net.affine_layers)

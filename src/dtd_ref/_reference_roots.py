@@ -127,7 +127,8 @@ def analyze_roots(net, X, rule, *, output=0, layers=None, convention="exact", al
                         t = R[k][j] / wv
                     root = [a[i] - t * v[i] for i in range(len(a))]
                 point = np.array(root, dtype=object)
-                inside = bool(region.contains(point, closed=False, closed_on=(0, unit)))
+                has_unit = len(F.activation_layers) > 0 and F.layers[1].kind == "activation"
+                inside = bool(region.contains(point, closed=False, closed_on=(0, unit) if has_unit else None))
                 delta = F(point)[col] - f_a
                 if rule.name in ("z+", "gamma"):
                     in_domain = all(r >= 0 for r in root)

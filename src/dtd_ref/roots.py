@@ -162,6 +162,11 @@ def _layer_roots(net, trace, k, rule, convention, output, upper):
 
 
 # ---------------------------------------------------------------------------------------------------- judging
+def _cat(parts, empty_shape: tuple, dtype) -> np.ndarray:
+    """Concatenate along axis 1, or an empty array of ``empty_shape`` when there is nothing to concatenate."""
+    return np.concatenate(parts, axis=1) if len(parts) else np.zeros(empty_shape, dtype=dtype)
+
+
 def _judge(net, trace, k, rule, convention, output, upper, all_outputs) -> tuple[dict, np.ndarray]:
     """All verdicts of layer k as a dict of (n, J) arrays, and the float inputs needing an exact recheck (n,)."""
     roots, has_root, rooted_z, structural, neurons = _layer_roots(net, trace, k, rule, convention, output, upper)
@@ -173,16 +178,17 @@ def _judge(net, trace, k, rule, convention, output, upper, all_outputs) -> tuple
     Y = roots.reshape(n * J, d)
     tr_r, tr_a = F.trace(Y), F.trace(a)
     P_a = tr_a.pattern_vector
-    Z_a = np.concatenate(tr_a.preactivations, axis=1)
-    Z_r = np.concatenate(tr_r.preactivations, axis=1).reshape(n, J, -1)
+    dtype = object if exact else float
+    Z_a = _cat(tr_a.preactivations, (n, 0), dtype)  # U = 0 units when nothing follows layer k but an affine map
     U = Z_a.shape[1]
+    Z_r = _cat(tr_r.preactivations, (n * J, 0), dtype).reshape(n, J, U)
     rooted = neurons if k < len(net.affine_index) - 1 else np.array([col])
     has_unit = F.layers[1].kind == "activation" if len(F.layers) > 1 else False
     if has_unit:  # the rooted neuron's own pre-activation at its root, known in closed form
         Z_r[:, np.arange(J), rooted] = rooted_z
     maps = F.preactivation_maps(tr_a.patterns)
-    A = np.concatenate([m[0] for m in maps], axis=1)  # (n, U, d)
-    c = np.concatenate([m[1] for m in maps], axis=1)  # (n, U)
+    A = _cat([m[0] for m in maps], (n, 0, d), dtype)  # (n, U, d)
+    c = _cat([m[1] for m in maps], (n, 0), dtype)  # (n, U)
     Z_lin = np.einsum("nud,njd->nju", A, roots) + c[:, None, :]
     if has_unit:
         Z_lin[:, np.arange(J), rooted] = rooted_z
@@ -201,7 +207,7 @@ def _judge(net, trace, k, rule, convention, output, upper, all_outputs) -> tuple
     denom = to_float(Za3 - Z_lin)
     with np.errstate(divide="ignore", invalid="ignore"):
         t_cross = np.where(leaves, to_float(np.broadcast_to(Za3, Z_lin.shape)) / np.where(leaves, denom, 1), np.inf)
-    t_cross = np.clip(t_cross, 0.0, 1.0)
+    t_cross = np.concatenate([np.clip(t_cross, 0.0, 1.0), np.full((n, J, 1), np.inf)], axis=2)  # pad for U = 0
     first = np.where(leaves.any(axis=2), np.argmin(t_cross, axis=2), -1)
     flip_t = np.where(first >= 0, t_cross.min(axis=2), np.nan)
     # margin: signed distance to the nearest facet other than the rooted neuron's
@@ -210,11 +216,12 @@ def _judge(net, trace, k, rule, convention, output, upper, all_outputs) -> tuple
     usable = (norms[:, None, :] > 0) & ~is_rooted[None]
     with np.errstate(divide="ignore", invalid="ignore"):
         dist = np.where(usable, to_float(sign * Z_lin) / np.where(usable, norms[:, None, :], 1), np.inf)
-    margin = dist.min(axis=2)
+    margin = dist.min(axis=2, initial=np.inf)
     delta_f = (tr_r.output[:, col].reshape(n, J) - tr_a.output[:, col][:, None])
     same_point = np.asarray(roots == a[:, None, :], bool).all(axis=2)
     before = sum(layer.kind == "activation" for layer in net.layers[:net.affine_index[k]])
-    unit_layer = np.concatenate([np.full(p.shape[1], before + m) for m, p in enumerate(tr_a.patterns)]).astype(int)
+    unit_layer = np.concatenate([np.full(p.shape[1], before + m, dtype=int) for m, p in enumerate(tr_a.patterns)]
+                                + [np.zeros(0, dtype=int)])
     verdicts = dict(roots=roots, unit_layer=unit_layer, has_root=has_root,
                     active=np.asarray(trace.z[k][:, neurons] > 0, bool), inside=inside, segment_inside=first < 0, first_flip=first, flip_t=flip_t, margin=margin,
                     delta_f=to_float(delta_f), neurons=neurons)
@@ -223,8 +230,8 @@ def _judge(net, trace, k, rule, convention, output, upper, all_outputs) -> tuple
         verdicts["in_domain"] = rule.domain_ok(roots, None)[0]
         return verdicts, np.zeros(n, bool)
     scales, out_scale = _abs_scales(F, Y)
-    tol = ROOTS_RTOL * np.concatenate(scales, axis=1).reshape(n, J, U)
-    tol_a = ROOTS_RTOL * np.concatenate(_abs_scales(F, a)[0], axis=1)
+    tol = ROOTS_RTOL * _cat(scales, (n * J, 0), float).reshape(n, J, U)
+    tol_a = ROOTS_RTOL * _cat(_abs_scales(F, a)[0], (n, 0), float)
     tol_f = ROOTS_RTOL * (out_scale[:, col].reshape(n, J) + _abs_scales(F, a)[1][:, col][:, None])
     verdicts["unchanged"] = np.abs(delta_f) <= tol_f
     in_domain, domain_uncertain = rule.domain_ok(roots, ROOTS_RTOL * (np.abs(a)[:, None, :] + np.abs(roots)))
