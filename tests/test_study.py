@@ -148,3 +148,13 @@ def test_authors_network_output_roots_are_inside_in_both_conventions():
         for rule in ("z+", "gamma=1", "w2"):
             top = analyze_roots(net, X, rule, convention=convention, layers=[2], all_outputs=True).summary()[0]
             assert top["n_outside"] == 0
+
+
+@pytest.mark.parametrize("seed, n, threshold", [(0, 25, 0.1), (3, 40, 0.5), (7, 10, -1.0)])
+def test_batched_sampler_matches_the_one_draw_at_a_time_reference(seed, n, threshold):
+    from dtd_ref import _reference_study as ref
+
+    net = c6_network(3)
+    X, draws = sample_inputs(net, n, rng=seed, threshold=threshold)
+    X_ref, draws_ref = ref.sample_inputs(net, n, rng=seed, threshold=threshold)
+    assert draws == draws_ref and np.array_equal(X, X_ref)
