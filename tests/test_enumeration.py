@@ -216,8 +216,9 @@ def test_validates():
         enumerate_regions(net, box=([0, 0, 0], [1, 1, 1]))
     with pytest.raises(ValueError, match="unbounded"):
         enumerate_regions(net, polytope=(np.array([[1.0, 0.0], [0.0, 1.0]]), np.ones(2)))
+    flat = (np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]]), np.array([0.0, 0.0, 1.0, 1.0]))  # x = 0
     with pytest.raises(ValueError, match="interior"):
-        enumerate_regions(net, polytope=(np.array([[1.0, 0], [-1.0, 0], [0, 1.0], [0, -1.0]]), np.array([0, 0, 1, 1.0])))
+        enumerate_regions(net, polytope=flat)
     with pytest.raises(ValueError, match="max_regions"):
         enumerate_regions(net, box=(-1, 1), max_regions=0)
     with pytest.raises(ValueError, match="on_limit"):

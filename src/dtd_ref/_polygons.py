@@ -18,7 +18,7 @@ __all__ = ["clip", "area", "interior", "LayerSplitter", "SNAP_RTOL"]
 SNAP_RTOL = 1e-11
 
 _CHUNK = 4096  # polygons per block when classifying all neurons of a layer (bounds the (block, d) temporaries)
-_REACH_SAFETY = 1 + 1e-9  # widens the prefilter's bound |z(v) - z(c)| <= |grad z| r against its own rounding
+_REACH_SAFETY = 1 + 1e-9  # widens the prefilter's bound on |z(v) - z(centre)| against its own rounding
 
 
 def clip(V: np.ndarray, nv: np.ndarray, z: np.ndarray):
@@ -96,8 +96,9 @@ class LayerSplitter:
         The polygons at the start of the layer (each has one fixed pattern of the layers below).
     lines : (P, 3, d)
         The layer's pre-activation on each polygon, z(s, t) = lines[:, 0] s + lines[:, 1] t + lines[:, 2].
-    scale : (P, d) or None
-        Snapping scale of every (polygon, neuron) (float64); None for exact arithmetic.
+    extent : (S, T) or None
+        The largest |s| and |t| of the rectangle being sliced (float64), which set the snapping scale
+        |z_s| S + |z_t| T + |z_c| of a neuron's function; None for exact arithmetic (no snapping).
 
     After :meth:`run`: ``V``, ``nv`` hold the final polygons, ``source`` (P',) the index of the polygon each came
     from and ``bits`` bool (P', d) the layer's pattern on it.
@@ -110,8 +111,8 @@ class LayerSplitter:
     neuron is 1 iff some vertex has z_j > 0 (it then has no vertex with z_j < 0).
     """
 
-    def __init__(self, V, nv, lines, scale):
-        self.lines, self.scale = lines, scale
+    def __init__(self, V, nv, lines, extent):
+        self.lines, self.extent = lines, extent
         P, d = V.shape[0], lines.shape[2]
         capacity = max(2 * P, 64)
         self.exact = V.dtype == object
@@ -123,28 +124,34 @@ class LayerSplitter:
         self.P = P
         for first in range(0, P, _CHUNK):
             rows = np.arange(first, min(first + _CHUNK, P))
-            candidate = self._prefilter(rows)
+            candidate = self._prefilter(slice(first, first + rows.size), rows.size)
             pair_rows, pair_cols = np.nonzero(candidate)
             crossed, active = self._classify(rows[pair_rows], pair_cols)
             self.crossed[pair_cols, rows[pair_rows]] = crossed
             self.bitsT[pair_cols, rows[pair_rows]] = active
 
-    def _prefilter(self, rows):
-        """Bool (len(rows), d): the (polygon, neuron) pairs that need a vertex test; sets the bits of the others.
+    def _prefilter(self, rows: slice, n: int):
+        """Bool (n, d): which (polygon, neuron) pairs of the n polygons ``rows`` need a vertex test.
 
-        float64: with c the vertex mean and r the largest distance from c to a vertex, every vertex value of z_j
-        lies within |grad z_j| r of z_j(c); when z_j(c) is farther than that (plus the snapping tolerance) from 0,
-        the sign of z_j(c) is the neuron's bit and the line does not cross.  Exact slices test every pair.
+        Sets the bits of the other pairs.
+
+        float64: with (c_s, c_t) the centre and (h_s, h_t) the half-widths of the polygon's bounding box, every
+        vertex value of z_j = a s + b t + c lies within |a| h_s + |b| h_t of z_j(c_s, c_t); when z_j there is
+        farther than that plus the snapping tolerance SNAP_RTOL (|a| S + |b| T + |c|) from 0, its sign is the
+        neuron's bit and the line does not cross.  Exact slices test every pair.
         """
         d = self.lines.shape[2]
-        if self.scale is None:
-            return np.ones((rows.size, d), dtype=bool)
+        if self.extent is None:
+            return np.ones((n, d), dtype=bool)
         V, lines = self.V[rows], self.lines[rows]
-        centre = interior(V, self.nv[rows])
-        radius = np.sqrt(((V - centre[:, None, :]) ** 2).sum(axis=2).max(axis=1))
-        z_centre = lines[:, 0] * centre[:, :1] + lines[:, 1] * centre[:, 1:] + lines[:, 2]
-        reach = np.hypot(lines[:, 0], lines[:, 1]) * (radius[:, None] * _REACH_SAFETY)
-        reach += SNAP_RTOL * self.scale[rows]
+        high, low = V.max(axis=1), V.min(axis=1)  # padding repeats vertex 0, so the box is the polygon's
+        S, T = self.extent
+        centre = np.ones((n, 1, 3))
+        centre[:, 0, :2] = (high + low) / 2
+        weight = np.full((n, 1, 3), SNAP_RTOL)
+        weight[:, 0, :2] = (high - low) / 2 * _REACH_SAFETY + SNAP_RTOL * np.array([S, T])
+        z_centre = np.matmul(centre, lines)[:, 0]  # (n, d): z at the box centre
+        reach = np.matmul(weight, np.abs(lines))[:, 0]  # |a| (h_s + eps S) + |b| (h_t + eps T) + eps |c|
         self.bitsT[:, rows] = (z_centre > reach).T
         return np.abs(z_centre) <= reach
 
@@ -159,12 +166,17 @@ class LayerSplitter:
         V = self.V[rows]
         values = V[:, :, 0] * line[:, 0, None] + V[:, :, 1] * line[:, 1, None] + line[:, 2, None]
         high, low = values.max(axis=1), values.min(axis=1)
-        if self.scale is None:
+        if self.extent is None:
             active = np.asarray(high > 0, dtype=bool)
             return active & np.asarray(low < 0, dtype=bool), active
-        tol = SNAP_RTOL * self.scale[source, cols]
+        tol = self._tolerance(line)
         active = high > tol
         return active & (low < -tol), active
+
+    def _tolerance(self, line):
+        """Snapping tolerance SNAP_RTOL (|a| S + |b| T + |c|) of functions a s + b t + c, line (n, 3) -> (n,)."""
+        S, T = self.extent
+        return SNAP_RTOL * (np.abs(line[:, 0]) * S + np.abs(line[:, 1]) * T + np.abs(line[:, 2]))
 
     def run(self):
         d = self.lines.shape[2]
@@ -182,9 +194,8 @@ class LayerSplitter:
         line = self.lines[self.source[rows], :, j]  # (m, 3)
         V = self.V[rows]
         z = V[:, :, 0] * line[:, 0, None] + V[:, :, 1] * line[:, 1, None] + line[:, 2, None]
-        if self.scale is not None:
-            tol = SNAP_RTOL * self.scale[self.source[rows], j]
-            z = np.where(np.abs(z) <= tol[:, None], 0.0, z)
+        if self.extent is not None:
+            z = np.where(np.abs(z) <= self._tolerance(line)[:, None], 0.0, z)
         (V_pos, nv_pos), (V_neg, nv_neg) = clip(V, self.nv[rows], z)
         new = np.arange(self.P, self.P + m)
         self._reserve(self.P + m, max(V_pos.shape[1], V_neg.shape[1]))

@@ -202,13 +202,12 @@ def slice_regions(net, origin, u, v, *, bounds=((-1.0, 1.0), (-1.0, 1.0)), verif
             coef = layer.linear(coef.reshape(3 * P, d_in)).reshape(P, 3, -1)
             coef[:, 2] += bias
             continue
-        scale = None if exact else np.abs(coef[:, 0]) * S + np.abs(coef[:, 1]) * T + np.abs(coef[:, 2])
-        split = LayerSplitter(V, nv, coef, scale).run()
+        split = LayerSplitter(V, nv, coef, None if exact else (S, T)).run()
         V, nv = split.V, split.nv
         bits = np.concatenate([bits[split.source], split.bits], axis=1)
         if layer is not net.layers[last]:
             coef = coef[split.source]
-            coef *= layer.slopes(split.bits)[:, None, :]
+            coef *= (split.bits if layer.negative_slope == 0 else layer.slopes(split.bits))[:, None, :]
     inner = interior(V, nv)
     result = SliceRegions(net, origin, u, v, box, V, nv, bits, area(V), inner, exact,
                           exact or verify == "exact")
@@ -246,5 +245,5 @@ def _pattern_vector(net, x: np.ndarray) -> np.ndarray:
         else:
             pattern = layer.pattern(a)
             parts.append(pattern)
-            a = a * layer.slopes(pattern)
+            a = a * (pattern if layer.negative_slope == 0 else layer.slopes(pattern))
     return np.concatenate(parts, axis=1) if parts else np.zeros((x.shape[0], 0), dtype=bool)
