@@ -173,6 +173,7 @@ def test_prove_reports_every_claim_and_fails_on_a_failed_proof(monkeypatch, caps
 def bad_files(tmp_path):
     np.save(tmp_path / "nan.npy", np.array([[np.nan, 1, 1, 1, 1, 1]]))
     np.save(tmp_path / "wide.npy", np.ones((2, 7)))
+    np.save(tmp_path / "negative.npy", -np.ones((2, 6)))
     (tmp_path / "broken.npz").write_bytes(b"not a zip file")
     return tmp_path
 
@@ -195,6 +196,7 @@ BAD_CALLS = [
     (["explain", "--network", "{net}", "--input", "{x}", "--rule", "z+", "--out", "{tmp}/R.txt"], "unknown output"),
     (["sideways"], "invalid choice"),
     (["roots", "--authors-network", "--network", "{net}"], "exclude each other"),
+    (["explain", "--network", "{net}", "--input", "{tmp}/negative.npy", "--rule", "z+"], "non-negative"),
 ]
 
 

@@ -144,7 +144,7 @@ def parse_rule(spec: str, *, low=None, high=None):
     name, _, value = spec.strip().lower().replace(" ", "").partition("=")
     try:
         if name in ("z+", "zplus", "z_plus"):
-            return rules.ZPlus(negative_inputs="allow")
+            return rules.ZPlus()  # refuses negative inputs with a message that suggests zB or w2
         if name in ("w2", "w^2"):
             return rules.W2()
         if name in ("z", "x"):
