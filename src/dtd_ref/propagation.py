@@ -103,25 +103,48 @@ def modified_maps(layer, h):
     return (lambda t: t @ M.T), (lambda g: g @ M)
 
 
+def _positive_part(W):
+    """w g(w) for g = 1[w > 0]: w^+."""
+    return np.where(W > 0, W, 0) if W.dtype == object else np.maximum(W, 0.0)
+
+
+def _negative_part(W):
+    """w g(w) for g = 1[w < 0]: w^-."""
+    return np.where(W < 0, W, 0) if W.dtype == object else np.minimum(W, 0.0)
+
+
+def _square(W):
+    """w g(w) for g(w) = w: w^2."""
+    return W * W
+
+
+_PRODUCTS = {_positive: _positive_part, _negative: _negative_part, _weight: _square}
+
+
 def _h(term: Term, propagation: bool):
     """Propagation weight h(w) = w g(w) of a direction term (None: the weight itself)."""
     if propagation:
         return term.weight
     if term.weight is _one:
         return None
+    if term.weight in _PRODUCTS:
+        return _PRODUCTS[term.weight]
     g = term.weight
     return lambda W: W * g(W)
 
 
 def _divide(num, den, ok):
     """num / den where ``ok``, else 0; exact (Fraction) when either side is an object array."""
-    num, den = np.broadcast_arrays(num, den)
     if is_exact(num) or is_exact(den):
+        num, den = np.broadcast_arrays(num, den)
         out = np.zeros(num.shape, dtype=object)
         idx = np.nonzero(ok)
         out[idx] = [Fraction(n) / d for n, d in zip(num[idx], den[idx])]
         return out
-    return np.where(ok, num / np.where(ok, den, 1.0), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.divide(num, den)
+    out[~ok] = 0.0  # also clears the inf / nan of zero denominators
+    return out
 
 
 def _nonzero(den, skip_below):
@@ -132,15 +155,26 @@ def _nonzero(den, skip_below):
 
 
 def _denominator(part, maps, a, z, b, exact):
-    """(den, bias share, epsilon share) of one part, each (n, d_out)."""
-    D = 0
-    for term, (linear, _) in zip(part.terms, maps):
-        D = D + linear(np.broadcast_to(term.u, a.shape))
+    """(den, bias share, epsilon share) of one part, each (n, d_out).
+
+    When the part's denominator is the pre-activation itself (w_j^T a + b_j, as for LRP-0 and epsilon), the z the
+    caller already has is used instead of a second product with W.
+    """
     bias = b if part.bias else None
+    own = part.bias and len(part.terms) == 1 and part.terms[0].weight is _one and part.terms[0].u is a
+    if own:
+        den = z
+    else:
+        den = None
+        for term, (linear, _) in zip(part.terms, maps):
+            D = linear(np.broadcast_to(term.u, a.shape))
+            den = D if den is None else den + D
+        if bias is not None:
+            den = den + bias
     eps = None
     if part.epsilon is not None:
-        eps = part.epsilon * np.where(z >= 0, 1, -1)
-    den = D + (0 if bias is None else bias) + (0 if eps is None else eps)
+        eps = np.where(z >= 0, part.epsilon, -part.epsilon)  # sign(0) = +1
+        den = den + eps
     return den, bias, eps
 
 
@@ -242,30 +276,56 @@ def redistribute(rule, layer, a, R, *, z=None, active=None, skip_below=0):
 
 
 def _redistribute(rule, layer, a, R, z, active, skip_below, exact):
-    """:func:`redistribute` without validation (inputs already checked)."""
-    zero = (lambda shape: np.zeros(shape, dtype=object)) if exact else np.zeros
-    ledger = {key: zero(R.shape) for key in LEDGER_KEYS}
-    lower = zero(a.shape)
+    """:func:`redistribute` without validation (inputs already checked).
+
+    Accumulates in place where it can: on float64 batches the elementwise temporaries, not the products with W,
+    would otherwise dominate the time.
+    """
+    ledger = dict.fromkeys(LEDGER_KEYS)
+    lower = None
     b = layer.bias_vector()
     for part in rule.parts(a, exact):
         maps = [modified_maps(layer, _h(term, part.propagation)) for term in part.terms]
         den, bias, eps = _denominator(part, maps, a, z, b, exact)
-        ok = active & _nonzero(den, skip_below)
-        if getattr(rule, "on_zero", "skip") == "raise" and np.any(active & ~ok):
-            raise ValueError(f"rule: zero denominator for {int(np.sum(active & ~ok))} active neurons and "
+        ok = _nonzero(den, skip_below)
+        ok &= active
+        skipped = active & ~ok
+        if getattr(rule, "on_zero", "skip") == "raise" and skipped.any():
+            raise ValueError(f"rule: zero denominator for {int(np.sum(skipped))} active neurons and "
                              f"on_zero='raise'")
         s = _divide(R, den, ok)
         c = part.coefficient
         for term, (_, linear_T) in zip(part.terms, maps):
-            share = np.broadcast_to(term.u, a.shape) * linear_T(s)
-            lower = lower + (share if c == 1 else c * share)
+            share = linear_T(s)
+            if exact or share.base is not None or not share.flags.writeable:
+                share = share * term.u  # never write into memory a layer might still hold
+            else:
+                np.multiply(share, term.u, out=share)
+            if c != 1:
+                share = c * share
+            lower = share if lower is None else _add(lower, share, exact)
+        cs = s if c == 1 else c * s
         if bias is not None:
-            ledger["bias"] = ledger["bias"] + c * s * bias
+            ledger["bias"] = _add(ledger["bias"], cs * bias, exact)
         if eps is not None:
-            ledger["epsilon"] = ledger["epsilon"] + c * s * eps
-        ledger["skipped"] = ledger["skipped"] + c * np.where(active & ~ok, R, 0)
+            ledger["epsilon"] = _add(ledger["epsilon"], cs * eps, exact)
+        if skipped.any():
+            ledger["skipped"] = _add(ledger["skipped"], c * np.where(skipped, R, 0), exact)
     ledger["inactive"] = np.where(active, 0, R) if exact else np.where(active, 0.0, R)
+    for key, value in ledger.items():
+        if value is None:
+            ledger[key] = np.zeros(R.shape, dtype=object) if exact else np.zeros(R.shape)
     return lower, ledger
+
+
+def _add(total, value, exact):
+    """total + value, in place for float64 arrays the function owns (total None: value)."""
+    if total is None:
+        return value
+    if exact:
+        return total + value
+    total += value
+    return total
 
 
 def _check_arrays(layer, a, upper, active, upper_name):
