@@ -15,13 +15,10 @@ libraries get the same cores.  Without torch / zennit installed only the dtd-ref
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import platform
 import sys
 import time
-import types
 
 
 def _threads_from_argv(argv) -> int:
@@ -48,21 +45,16 @@ ZENNIT_STABILIZER = 1e-300  # leaves nonzero float64 denominators unchanged (see
 
 
 def _zennit_rules():
-    """zennit.rules without zennit's package __init__ (which imports torchvision), or None."""
+    """zennit.rules (torchvision stubbed if missing, see dtd_ref._torch_conv.import_zennit), or None."""
     try:
-        import torch  # noqa: F401
+        from dtd_ref._torch_conv import import_zennit
+
+        import_zennit()
     except ImportError:
         return None
-    try:
-        return importlib.import_module("zennit.rules")
-    except ImportError:
-        spec = importlib.util.find_spec("zennit")
-        if spec is None:
-            return None
-        package = types.ModuleType("zennit")
-        package.__path__ = list(spec.submodule_search_locations)
-        sys.modules["zennit"] = package
-        return importlib.import_module("zennit.rules")
+    import zennit.rules
+
+    return zennit.rules
 
 
 def _torch_model(net):

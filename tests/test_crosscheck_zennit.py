@@ -19,13 +19,8 @@ Conventions that differ, and how the comparison accounts for them:
   which zeroes the relevance of inactive units: our "inactive" policy.
 
 zennit's package ``__init__`` imports torchvision (for its ResNet canonizers), which is not installed beside the pinned
-CPU torch build; ``_zennit_rules`` loads ``zennit.rules`` without running that ``__init__``.
+CPU torch build; ``dtd_ref._torch_conv.import_zennit`` (shared with the conv cross-checks) registers a stub for it.
 """
-
-import importlib
-import importlib.util
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -40,16 +35,17 @@ CROSSCHECK_RTOL = 1e-10  # max |R_zennit - R_ours| / max |R_ours|
 
 
 def _zennit_rules():
+    from dtd_ref._torch_conv import import_zennit
+
     try:
-        return importlib.import_module("zennit.rules")
-    except ImportError as error:
-        spec = importlib.util.find_spec("zennit")
-        if spec is None or "torchvision" not in str(error):
-            pytest.skip(f"zennit is not importable: {error}", allow_module_level=True)
-    package = types.ModuleType("zennit")
-    package.__path__ = list(spec.submodule_search_locations)
-    sys.modules["zennit"] = package
-    return importlib.import_module("zennit.rules")
+        import_zennit()
+    except ModuleNotFoundError as error:
+        if error.name != "zennit":
+            raise
+        pytest.skip("zennit is not installed", allow_module_level=True)
+    import zennit.rules
+
+    return zennit.rules
 
 
 zr = _zennit_rules()
