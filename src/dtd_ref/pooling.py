@@ -205,6 +205,18 @@ class MaxPool2d:
         onehot = r[..., None] == np.arange(self.geometry.window_size)
         return onehot.reshape(z.shape[0], -1)
 
+    def pattern_towards(self, z: np.ndarray, dz: np.ndarray) -> np.ndarray:
+        """Pattern at z with ties broken towards the direction dz: the pattern of z + eps dz for small eps > 0.
+
+        Among the maxima of a window the element with the largest dz wins (then the first); bool (n, d_out K).
+        One-sided gradients (the full DTD's gradient of phi at a root, on the side of the input) need it.
+        """
+        cols = self.geometry.gather(z, fill=-np.inf)
+        slopes = np.where(cols == cols.max(axis=2, keepdims=True), self.geometry.gather(dz, fill=0), -np.inf)
+        r = slopes.argmax(axis=2)
+        onehot = r[..., None] == np.arange(self.geometry.window_size)
+        return onehot.reshape(z.shape[0], -1)
+
     def check_pattern(self, pattern: np.ndarray, name: str) -> None:
         """Raise ValueError unless every unit has exactly one winner and it is not a padding element."""
         p = pattern.reshape(pattern.shape[0], self.out_features, -1)
