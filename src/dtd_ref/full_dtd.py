@@ -82,11 +82,6 @@ class _Engine:
         self.net, self.finders, self.output, self.budget = net, finders, output, budget
         self.layers = net.affine_layers
         self.groups = activations_after(net)
-        for group in self.groups:
-            for activation in group:
-                if not hasattr(activation, "slopes"):  # a max-pool: phi_j would not be per neuron of the layer
-                    raise ValueError(f"net: the full DTD supports elementwise activations between affine layers, "
-                                     f"found {activation!r}; use AvgPool2d, or train_free_dtd for max pooling")
         self.L = len(self.layers)
         self.exact = net.exact
         self._subnets = {}
@@ -110,7 +105,13 @@ class _Engine:
         layer = self.layers[k]
         v, t = layer.forward(Q), layer.linear(dQ)
         D = np.ones(v.shape, dtype=object) if self.exact else np.ones(v.shape)
+        rows = None  # behind a max-pool: the neuron of layer k (the window's winner) under every unit
         for activation in self.groups[k]:
+            if not hasattr(activation, "slopes"):  # max-pool closing the group: winner takes all
+                win = activation.winners(activation.pattern_towards(v, t))
+                v, t, D = (np.take_along_axis(array, win, axis=1) for array in (v, t, D))
+                rows = win if rows is None else np.take_along_axis(rows, win, axis=1)
+                continue
             s = np.asarray((v > 0) | ((v == 0) & (t > 0)), dtype=bool)
             v, t = activation.apply_pattern(s, v), activation.apply_pattern(s, t)
             slopes = activation.slopes(s)
@@ -122,7 +123,13 @@ class _Engine:
         else:
             R_up, J_up = self.relevance(k + 1, v, t, record)
         c = J_up * D
-        return R_up, c[:, :, None] * layer.weight_matrix()[None, :, :]
+        W = layer.weight_matrix()
+        return R_up, c[:, :, None] * (W[None, :, :] if rows is None else W[rows])
+
+    def units(self, k: int) -> int:
+        """Number of units phi_j of layer k: its neurons, or the windows of a max-pool closing its group."""
+        pool = _closing_pool(self.groups[k])
+        return self.layers[k].out_features if pool is None else pool.out_features
 
     def relevance(self, k: int, P: np.ndarray, dP: np.ndarray, record=None):
         """R^k(P) (M, d_k) and the diagonal of its Jacobian (M, d_k); ``record`` collects the main chain."""
@@ -147,6 +154,11 @@ class _Engine:
                              remainder=np.where(ok, phiP - phi_root - taylor, 0), missing_relevance=np.where(
                                  missing, phiP, 0))
         return R, g.sum(axis=1)
+
+
+def _closing_pool(group):
+    """The max-pool that closes an activation group (see ``dtd.activations_after``), or None."""
+    return group[-1] if group and not hasattr(group[-1], "slopes") else None
 
 
 def _is_finder(value) -> bool:
@@ -179,8 +191,16 @@ def _finders(roots, net) -> tuple:
     else:
         names = ["roots"] * L
         finders = (_finder(roots, 0, "roots"),) * L
+    groups = activations_after(net)
     for k, finder in enumerate(finders):
-        finder.check(k, net.affine_layers[k], names[k])
+        pool = _closing_pool(groups[k])
+        if pool is None:
+            finder.check(k, net.affine_layers[k], names[k])
+        elif isinstance(finder, ConstantRoots):  # one root per window of the max-pool
+            finder.check(k, net.affine_layers[k], names[k], units=pool.out_features)
+        else:
+            raise ValueError(f"{names[k]}: affine layer {k} is closed by a max-pool; its units phi_j are the pooled "
+                             f"windows, for which only ConstantRoots are implemented, got {finder!r}")
         if k > 0 and not finder.locally_constant:
             raise ValueError(f"{names[k]}: {finder!r} moves its roots with the point; above layer 0 the full DTD "
                              f"needs locally constant roots (ConstantRoots, RegionRoot(anchor=...)), because the "
@@ -195,7 +215,9 @@ def full_dtd(net, x, roots, *, output: int) -> Explanation:
     ----------
     net : Network
         Affine layers with elementwise activations (a ReLU on the output is allowed).  Keep it small: the cost is
-        exponential in depth (module docstring).
+        exponential in depth (module docstring).  A max-pool may close a conv block (conv - ReLU - MaxPool2d): the
+        units phi_j of that layer are then the pooled windows (``roots[k]`` has one row per window, gradients go to
+        the winner, ties broken towards the input's side) and only ``ConstantRoots`` are implemented there.
     x : array_like (n, d) or (d,)
         Inputs; exact (Fraction) inputs or ``to_exact(net)`` run in exact arithmetic.
     roots : root finder, array, or sequence of L of them

@@ -68,8 +68,8 @@ class ConstantRoots:
     def __repr__(self) -> str:
         return f"ConstantRoots(shape={self.points.shape})"
 
-    def check(self, k: int, layer, name: str) -> None:
-        d_in, d_out = layer.in_features, layer.out_features
+    def check(self, k: int, layer, name: str, units=None) -> None:
+        d_in, d_out = layer.in_features, layer.out_features if units is None else units
         if self.points.shape not in ((), (d_in,), (d_out, d_in)):
             raise ValueError(f"{name}: expected a scalar or shape ({d_in},) or ({d_out}, {d_in}) for affine layer {k}, "
                              f"got {self.points.shape}")
@@ -77,7 +77,8 @@ class ConstantRoots:
     def find(self, engine, k, P, dP, phiP, GP):
         layer = engine.layers[k]
         points = _exact_like(self.points, engine.exact, "roots")
-        shape = (P.shape[0], layer.out_features, layer.in_features)
+        units = engine.units(k) if hasattr(engine, "units") else layer.out_features  # or max-pool windows
+        shape = (P.shape[0], units, layer.in_features)
         roots = np.empty(shape, dtype=object if engine.exact else float)
         roots[...] = points
         return roots, np.zeros(shape[:2], dtype=bool)
