@@ -369,9 +369,27 @@ def test_full_dtd_on_conv_and_avg_pool_with_zero_roots_is_gradient_times_input()
     explanation = full_dtd(zero_bias, x, [np.zeros(l.in_features) for l in zero_bias.affine_layers], output=0)
     assert (explanation.relevance[0] == zero_bias.gradient_x_input(x, output=0)).all()
     assert (explanation.relevance[0] != 0).sum() > 4
-    with pytest.raises(ValueError, match="full DTD supports elementwise"):
-        pooled = _dtd_net(0, "max")
-        full_dtd(pooled, np.ones(36), [np.zeros(l.in_features) for l in pooled.affine_layers], output=0)
+
+
+
+def test_full_dtd_through_a_max_pool_with_zero_roots_is_gradient_times_input():
+    # Behind conv - ReLU - MaxPool2d the units phi_j of the conv layer are the pooled windows and their gradient
+    # routes to the winner (ties broken towards the input's side); with zero roots and zero biases [SL22]'s
+    # "locally constant roots" makes R^1 exactly grad f(x) (.) x, and relevance is conserved exactly.
+    from dtd_ref.full_dtd import LineRoot, full_dtd
+
+    net = convnet((1, 5, 5), rng=3, channels=(2,), kernel_size=2, pool="max", classes=2)
+    zero_bias = Network([l.with_parameters(l.W, np.zeros_like(l.b)) if isinstance(l, Conv2d)
+                         else Dense(l.W, np.zeros_like(l.b)) if isinstance(l, Dense) else l
+                         for l in net.layers]).to_exact()
+    x = to_fraction(np.random.default_rng(0).integers(0, 5, size=(2, 25)) / 4)
+    explanation = full_dtd(zero_bias, x, 0, output=0)
+    assert (explanation.relevance[0] == zero_bias.gradient_x_input(x, output=0)).all()
+    assert (explanation.relevance[0] != 0).sum() > 4
+    assert explanation.roots[0].shape == (2, 8, 25)  # one root per pooled window (2 channels x 2 x 2)
+    assert all((explanation.conservation_gap(k) == 0).all() for k in range(2))
+    with pytest.raises(ValueError, match="max-pool"):
+        full_dtd(zero_bias, x, [LineRoot(rules.ZPlus()), 0], output=0)
 
 
 # ---------------------------------------------------------------------------------------------------- save / load
