@@ -81,7 +81,8 @@ def test_affine_routines_match_loop_twins(name, routine, exact):
         _close(fast, slow)
 
 
-@pytest.mark.parametrize("routine", ["forward", "pattern", "apply_pattern", "apply_pattern_T", "region_rows"])
+@pytest.mark.parametrize("routine", ["forward", "pattern", "pattern_towards", "apply_pattern", "apply_pattern_T",
+                                     "region_rows"])
 @pytest.mark.parametrize("name", sorted(POOLS))
 @pytest.mark.parametrize("ties", [False, True], ids=["generic", "ties"])
 def test_maxpool_routines_match_loop_twins(name, routine, ties):
@@ -94,6 +95,9 @@ def test_maxpool_routines_match_loop_twins(name, routine, ties):
         fast, slow = layer.forward(z), ref.forward(layer, z)
     elif routine == "pattern":
         fast, slow = pattern, ref.pattern(layer, z)
+    elif routine == "pattern_towards":
+        dz = rng.integers(-1, 2, size=(n, d)).astype(float)
+        fast, slow = layer.pattern_towards(z, dz), ref.pattern_towards(layer, z, dz)
     elif routine == "apply_pattern":
         t = rng.normal(size=(n, 4, d))
         fast, slow = layer.apply_pattern(pattern, t), ref.apply_pattern(layer, pattern, t)

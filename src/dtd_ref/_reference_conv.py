@@ -15,7 +15,7 @@ import numpy as np
 from .conv import Conv2d
 from .pooling import AvgPool2d, MaxPool2d
 
-__all__ = ["weight_matrix", "receptive_field", "forward", "linear_T", "pattern", "apply_pattern", "apply_pattern_T", "region_rows"]
+__all__ = ["weight_matrix", "receptive_field", "forward", "linear_T", "pattern", "pattern_towards", "apply_pattern", "apply_pattern_T", "region_rows"]
 
 
 def _window(geo, c: int, h: int, w: int) -> list:
@@ -130,6 +130,20 @@ def pattern(layer: MaxPool2d, z: np.ndarray) -> np.ndarray:
             for r, i in _window(layer.geometry, o, h, w):
                 if i is not None and (best is None or z[s, i] > best):
                     best_r, best = r, z[s, i]
+            out[s, j * K + best_r] = True
+    return out
+
+
+def pattern_towards(layer: MaxPool2d, z: np.ndarray, dz: np.ndarray) -> np.ndarray:
+    """Winner one-hot of z + eps dz (eps -> 0+): the largest z, among those the largest dz, then the first."""
+    K = layer.geometry.window_size
+    out = np.zeros((z.shape[0], layer.out_features * K), dtype=bool)
+    for s in range(z.shape[0]):
+        for j, o, h, w in _units(layer):
+            best_r, best = None, None
+            for r, i in _window(layer.geometry, o, h, w):
+                if i is not None and (best is None or (z[s, i], dz[s, i]) > best):
+                    best_r, best = r, (z[s, i], dz[s, i])
             out[s, j * K + best_r] = True
     return out
 
