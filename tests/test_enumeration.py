@@ -151,6 +151,7 @@ def test_volumes_add_up_and_witnesses_have_their_pattern(data):
     # the Region objects: the witness is inside its own region (strictly: exact pattern membership) and no other
     regions = result.regions
     assert all(region.contains(w, closed=False) for region, w in zip(regions, result.witnesses))
+    np.testing.assert_array_equal(result.locate(result.witnesses), np.arange(len(result)))
     if len(result) > 1:
         assert not regions[0].contains(result.witnesses[1], closed=False)
 
