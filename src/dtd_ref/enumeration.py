@@ -287,8 +287,8 @@ class _Interval:
     def run(self, stop_at_limit: bool = True) -> bool:
         from .segments import line_regions
 
-        lo = float(np.max(-self.domain.b[self.domain.A[:, 0] < 0] / -self.domain.A[self.domain.A[:, 0] < 0, 0]))
-        hi = float(np.min(self.domain.b[self.domain.A[:, 0] > 0] / self.domain.A[self.domain.A[:, 0] > 0, 0]))
+        a, b = self.domain.A[:, 0], self.domain.b  # rows a x <= b: x <= b / a if a > 0, x >= b / a if a < 0
+        lo, hi = float(np.max(b[a < 0] / a[a < 0])), float(np.min(b[a > 0] / a[a > 0]))
         line = line_regions(self.net, [lo], [hi])
         count = min(len(line), self.max_regions)
         ends = line.points
