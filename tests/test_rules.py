@@ -158,6 +158,13 @@ def test_zero_denominator_is_skipped_and_booked_or_raises():
         rules.redistribute(rules.W2(on_zero="raise"), layer, a, R)
     with pytest.raises(ValueError, match="on_zero"):
         rules.root_point(rules.ZPlus(on_zero="raise"), layer, a, layer.forward(a))
+    # LRP-0 divides by z_j: with w_0 = 0 and b_0 = 0, z_0 = 0 is skipped (booked) or raises
+    flat_zero = Dense(to_fraction(np.array([[0.0, 0.0], [1.0, 1.0]])), to_fraction(np.array([0.0, 0.0])))
+    _, ledger = rules.redistribute(rules.LRP0(), flat_zero, a, R)
+    assert_exact_equal(ledger["skipped"], [[3, 0]])
+    for rule in (rules.LRP0(on_zero="raise"), rules.AlphaBeta(1, 0, on_zero="raise")):
+        with pytest.raises(ValueError, match="on_zero"):
+            rules.redistribute(rule, flat_zero, a, R)
     lower, ledger = rules.redistribute(rules.W2(), layer.map_arrays(lambda v: v.astype(float)),
                                        np.ones((1, 2)), np.array([[3.0, 2.0]]))
     roots, missing = rules.root_point(rules.W2(), layer.map_arrays(lambda v: v.astype(float)), np.ones((1, 2)),
@@ -184,6 +191,7 @@ def test_zplus_refuses_negative_inputs_unless_allowed():
     (lambda: rules.ZBox(1.0, 0.0), "low, high"),
     (lambda: rules.ZBox([0.0, 0.0], [1.0, 1.0, 1.0]), "low, high"),
     (lambda: rules.W2(on_zero="ignore"), "on_zero"),
+    (lambda: rules.LRP0(on_zero=None), "on_zero"),
     (lambda: rules.ZPlus(negative_inputs="clip"), "negative_inputs"),
 ])
 def test_bad_rule_parameters_raise_naming_the_argument(make, name):

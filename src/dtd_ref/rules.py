@@ -39,6 +39,8 @@ Degenerate cases (the explicit policy; every case is booked in the ledger return
   when b_j = 0; the share b_j / z_j R_j that the bias takes is booked as ``"bias"``.
 
 With these, sum_i R_i + sum_j (bias + epsilon + skipped + inactive)_j = sum_j R_j holds exactly in exact mode.
+Rule parameters given as floats (gamma, epsilon, alpha, the z^B box) enter exact computations as the Fraction of
+their float64 value (lossless), e.g. epsilon = 1e-6 as the dyadic rational nearest to 10^-6.
 """
 
 from __future__ import annotations
@@ -243,10 +245,14 @@ class LRP0(_Rule):
     """LRP-0 with the bias in the denominator: R_i = sum_j a_i w_ji / z_j R_j.  [M19], [A18]
 
     It is the DTD step with the constant root 0 (the root-at-0 shortcut): the bias takes b_j / z_j R_j (ledger
-    ``"bias"``), so it is conservative only with zero biases.  Neurons with z_j = 0 are skipped.
+    ``"bias"``), so it is conservative only with zero biases.  Neurons with z_j = 0 are skipped (``on_zero``).
     """
 
     constant_root: ClassVar[bool] = True
+    on_zero: str = "skip"
+
+    def __post_init__(self):
+        _check_on_zero(self.on_zero)
 
     def parts(self, a, exact):
         return (Part((Term(a, _one),), bias=True),)
@@ -261,9 +267,11 @@ class Epsilon(_Rule):
     """
 
     epsilon: object = 1e-6
+    on_zero: str = "skip"
 
     def __post_init__(self):
         _scalar(self.epsilon, "epsilon", minimum=0)
+        _check_on_zero(self.on_zero)
 
     def parts(self, a, exact):
         return (Part((Term(a, _one),), bias=True, epsilon=_param(self.epsilon, exact)),)
@@ -280,10 +288,12 @@ class AlphaBeta(_Rule):
 
     alpha: object = 1
     beta: object = 0
+    on_zero: str = "skip"
 
     def __post_init__(self):
         _scalar(self.alpha, "alpha", minimum=1)
         _scalar(self.beta, "beta", minimum=0)
+        _check_on_zero(self.on_zero)
         gap = Fraction(self.alpha) - Fraction(self.beta) - 1
         if abs(float(gap)) > ALPHA_BETA_TOLERANCE * max(1.0, abs(float(self.alpha))):
             raise ValueError(f"alpha, beta: need alpha - beta = 1, got alpha={self.alpha!r}, beta={self.beta!r}")
