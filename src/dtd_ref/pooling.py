@@ -41,6 +41,10 @@ class AvgPool2d:
     -----
     z[c, h, w] = (1 / N_hw) sum_{k_i, k_j} a_pad[c, h s_H + k_i, w s_W + k_j], N_hw the divisor.  The dense matrix
     has entries 1 / N_hw; the bias is zero.
+
+    Being affine, an average pool counts as an affine layer k (``trace.a[k]``, DTD's ``relevance[k]`` /
+    ``roots[k]``) and DTD applies a rule to it: on inputs >= 0 the z, z+ and alpha1-beta0 rules all give the
+    proportional split R_i = a_i / sum_window(a) R_j (all weights are positive and there is no bias).
     """
 
     kind = "affine"
