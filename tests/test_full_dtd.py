@@ -1,4 +1,4 @@
-"""Full recursive DTD: the [SL22] theorem on locally constant roots, its counter-example, exact line and region roots."""
+"""Full recursive DTD: the [SL22] theorem on locally constant roots, its counter-example, exact line / region roots."""
 
 from fractions import Fraction
 

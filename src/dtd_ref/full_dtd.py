@@ -18,8 +18,9 @@ roots depend on the point (line searches, nearest roots) are allowed on layer 0 
 R^{k} would need the derivative of the roots, which a piecewise-linear engine does not have.
 
 Cost.  Every neuron's root needs its own evaluation of all upper layers, so explaining n inputs evaluates about
-n * prod_k (1 + d_{k+1}) points (``estimate_points``; more with line searches): exponential in depth.  ``full_dtd`` refuses inputs whose
-estimate exceeds ``FULL_DTD_MAX_POINTS`` and stops with ValueError if the evaluations exceed it while running.
+n * prod_k (1 + d_{k+1}) points (``estimate_points``; more with line searches): exponential in depth.  ``full_dtd``
+refuses inputs whose estimate exceeds ``FULL_DTD_MAX_POINTS`` and stops with ValueError if the evaluations exceed it
+while running.
 
 Ledger.  For every neuron, phi_j(a) = taylor_j + residual_j + remainder_j (or missing_j when no root was found), with
 taylor_j = grad phi_j(x_root_j)^T (a - x_root_j) the relevance passed down, residual_j = phi_j(x_root_j) (0 for an

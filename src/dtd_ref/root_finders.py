@@ -11,9 +11,9 @@ and returns roots (M, d_{k+1}, d_k) and a bool ``missing`` (M, d_{k+1}).  ``loca
 roots stay put when P moves inside its region (required above layer 0).
 
 * ``ConstantRoots(points)``: the user's points (e.g. 0, or x_root per neuron); locally constant.
-* ``LineRoot(rule)``: the exact zero of phi_j on the rule's line a - t v_j(a) nearest to a (t in [0, t_max]).  phi_j is piecewise
-  affine along the line (with locally constant roots above), with breakpoints among those of the sub-network from
-  layer k (:func:`dtd_ref.slices.line_regions`); on each piece the zero solves one linear equation.
+* ``LineRoot(rule)``: the exact zero of phi_j on the rule's line a - t v_j(a) nearest to a (t in [0, t_max]).
+  phi_j is piecewise affine along the line (with locally constant roots above), with breakpoints among those of the
+  sub-network from layer k (:func:`dtd_ref.slices.line_regions`); on each piece the zero solves one linear equation.
 * ``RegionRoot(anchor=None)``: a root inside the closed linear region of the sub-network from layer k that contains
   a (where phi_j is affine, [SL22] region restriction), nearest in L1 to ``anchor`` (default: a itself), found by one
   LP per neuron (:func:`dtd_ref.lp.solve_lp`); missing when the region holds no zero of phi_j.  In exact mode the LP
