@@ -171,3 +171,13 @@ def test_one_sided_pattern_at_a_hinge_follows_the_direction():
     leaky = Network([Dense([[1.0]], [0.0]), LeakyReLU(0.5)]).to_exact()
     _, out, dout = _lines.one_sided_trace(leaky, to_fraction(np.zeros((1, 1))), to_fraction(-np.ones((1, 1))))
     assert_exact_equal(dout, [[Fraction(-1, 2)]])
+
+
+def test_assert_conserves_takes_single_exact_samples_and_a_scalar_ledger():
+    # Single (unbatched) exact relevance vectors: sum (1/2, 1/3) + 1/6 = 1, and 1 != 2 must fail.
+    from fractions import Fraction as F
+
+    lower = np.array([F(1, 2), F(1, 3)], dtype=object)
+    assert_conserves(lower, np.array([F(1)], dtype=object), absorbed=F(1, 6))
+    with pytest.raises(AssertionError):
+        assert_conserves(lower, np.array([F(2)], dtype=object), absorbed=F(1, 6))

@@ -124,13 +124,13 @@ def assert_conserves(R_lower, R_upper, absorbed=0, *, rtol: float = CONSERVATION
     if exact:   # a float entry next to exact ones counts with its exact dyadic value
         lower, upper, absorbed = (_as_fractions(a, name) for a, name in
                                   ((lower, "R_lower"), (upper, "R_upper"), (absorbed, "absorbed")))
-    rhs = upper.sum(axis=-1)
+    rhs = np.asarray(upper.sum(axis=-1))  # object sums of 1-D arrays come back as bare scalars
     try:
         absorbed = np.broadcast_to(absorbed, rhs.shape)
     except ValueError:
         raise ValueError(f"absorbed: shape {absorbed.shape} does not broadcast to the sample shape "
                          f"{rhs.shape}") from None
-    lhs = lower.sum(axis=-1) + absorbed
+    lhs = np.asarray(lower.sum(axis=-1) + absorbed)
     if exact:
         assert_exact_equal(lhs, rhs,
                            err_msg="Relevance is not conserved exactly (sum R_lower + absorbed vs sum R_upper)")
