@@ -82,6 +82,13 @@ def test_similarity_is_one_for_a_positive_rescaling(pair, scale):
     assert np.allclose(result.cosine[nonzero], 1.0)
 
 
+def test_cosine_of_tiny_maps_does_not_underflow():
+    # (1, 1) * 2.86e-161 against (1, 1) * 2.86e-161 / 8: parallel, so the cosine is 1.  The naive formula squares
+    # 2.86e-161 into the subnormal range and returned 0.93 (found by hypothesis).
+    R = np.array([[2.86036555e-161, 2.86036555e-161]])
+    assert sanity.cosine_rows(R, 0.125 * R)[0] == pytest.approx(1.0, abs=1e-12)
+
+
 def test_absolute_values_ignore_sign_flips():
     R = np.array([[1.0, -2.0, 3.0, -0.5]])
     assert sanity.map_similarity(R, -R).cosine[0] == pytest.approx(1.0)

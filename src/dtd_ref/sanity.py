@@ -92,11 +92,11 @@ def _pearson_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def cosine_rows(R1, R2) -> np.ndarray:
     """Cosine similarity of every row pair, shape (n,): <R1_i, R2_i> / (|R1_i| |R2_i|); NaN where a row is 0."""
     R1, R2 = _pair(R1, R2)
-    n1 = np.linalg.norm(R1, axis=1)
-    n2 = np.linalg.norm(R2, axis=1)
-    defined = (n1 > ZERO_MAP_ATOL) & (n2 > ZERO_MAP_ATOL)
+    defined = (np.linalg.norm(R1, axis=1) > ZERO_MAP_ATOL) & (np.linalg.norm(R2, axis=1) > ZERO_MAP_ATOL)
     out = np.full(R1.shape[0], np.nan)
-    out[defined] = np.sum(R1 * R2, axis=1)[defined] / (n1[defined] * n2[defined])
+    # Rows are scaled to max |entry| = 1 first: tiny maps (|R| ~ 1e-161) would otherwise underflow in the squares.
+    U1, U2 = (R[defined] / np.abs(R[defined]).max(axis=1, keepdims=True) for R in (R1, R2))
+    out[defined] = np.sum(U1 * U2, axis=1) / (np.linalg.norm(U1, axis=1) * np.linalg.norm(U2, axis=1))
     return np.clip(out, -1.0, 1.0)
 
 
