@@ -15,7 +15,13 @@ import numpy as np
 from ._lines import first_zero_on_ray
 from .exact import to_fraction, to_float
 from .network import Network
-from .strategies import _check_int, _check_positive, _hypothesis, inputs
+
+
+def _strategies():
+    # strategies.py re-exports this module's strategies, so it is imported here lazily (no import cycle).
+    from . import strategies
+
+    return strategies
 
 __all__ = ["HingePoint", "NearHingePoint", "hinge_points", "near_hinge_points", "interior_inputs", "on_hinge",
            "float_pattern_is_exact", "MAX_RAY_PIECES"]
@@ -65,7 +71,7 @@ def interior_inputs(net: Network, *, batch: int | None = None, bound=2.0, denomi
     def keep(x) -> bool:
         return not on_hinge(net, x).any() and (not float_safe or float_pattern_is_exact(net, x).all())
 
-    return inputs(net, batch=batch, bound=bound, denominator=denominator, exact=exact).filter(keep)
+    return _strategies().inputs(net, batch=batch, bound=bound, denominator=denominator, exact=exact).filter(keep)
 
 
 # ---------------------------------------------------------------------------------------------------- hinges
@@ -132,23 +138,23 @@ def hinge_points(net: Network, *, layer: int | None = None, unit: int | None = N
     SearchStrategy of HingePoint
         ``net.to_exact().trace(h.x).preactivations[h.layer][0, h.unit] == 0``.
     """
-    st, _ = _hypothesis()
+    st, _ = _strategies()._hypothesis()
     from hypothesis import reject
 
     if not isinstance(net, Network):
         raise ValueError(f"net: expected a Network, got {type(net).__name__}")
     sizes = _check_unit(net, layer, unit)
-    bound = _check_positive(bound, "bound")
-    denominator = _check_int(denominator, "denominator")
+    bound = _strategies()._check_positive(bound, "bound")
+    denominator = _strategies()._check_int(denominator, "denominator")
     exact_net = net.to_exact()
     candidates = [(m, j) for m, size in enumerate(sizes) for j in range(size)
                   if (layer is None or m == layer) and (unit is None or j == unit)]
 
     @st.composite
     def build(draw):
-        x0 = draw(inputs(net.in_features, bound=bound, denominator=denominator, exact=True))
+        x0 = draw(_strategies().inputs(net.in_features, bound=bound, denominator=denominator, exact=True))
         order = draw(st.permutations(candidates))
-        fallback = draw(inputs(net.in_features, bound=1, denominator=denominator, exact=True))
+        fallback = draw(_strategies().inputs(net.in_features, bound=1, denominator=denominator, exact=True))
         for m, j in order:
             x = _walk_to_hinge(exact_net, x0, m, j, fallback)
             if x is not None:
@@ -183,8 +189,8 @@ def near_hinge_points(net: Network, *, layer: int | None = None, unit: int | Non
     which in general lies off the hinge by rounding).  ``direction`` is the unit gradient of z_{layer, unit} on the
     region the walk arrived from, normalised in float64.
     """
-    st, _ = _hypothesis()
-    max_offset = _check_positive(max_offset, "max_offset")
+    st, _ = _strategies()._hypothesis()
+    max_offset = _strategies()._check_positive(max_offset, "max_offset")
     hinges = hinge_points(net, layer=layer, unit=unit, bound=bound, denominator=denominator)
     exact_net = net.to_exact()
 
