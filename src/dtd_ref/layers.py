@@ -81,6 +81,21 @@ class Dense:
         """The dense matrix W, shape (d_out, d_in)."""
         return self.W
 
+    def cached_weights(self, h) -> np.ndarray:
+        """h(W) for an elementwise weight map h (e.g. w -> max(w, 0)), computed once per W and h; read-only.
+
+        Rules call it with a few module-level functions h (W^+, W^-, W^2), so the cache holds at most one array per
+        such h.  It is keyed on the array object ``self.W``: assigning a new W recomputes it, but editing W in place
+        after a rule has used it leaves the cached h(W) stale (build a new ``Dense`` instead).
+        """
+        cache = self.__dict__.setdefault("_cached_weights", {})
+        hit = cache.get(h)
+        if hit is None or hit[0] is not self.W:
+            M = np.array(h(self.W))  # an owned copy, so that the read-only flag cannot leak onto W itself
+            M.flags.writeable = False
+            hit = cache[h] = (self.W, M)
+        return hit[1]
+
     def bias_vector(self) -> np.ndarray:
         """The bias b, shape (d_out,)."""
         return self.b
