@@ -94,7 +94,7 @@ def modified_maps(layer, h):
         K = h(layer.W)
         return (lambda t: layer.apply_kernels(t, K)), (lambda g: layer.apply_kernels_T(g, K))
     if isinstance(layer, Dense):
-        M = h(layer.W)
+        M = layer.cached_weights(h) if h in _CACHEABLE else h(layer.W)
     elif h is _connected:  # a dense matrix of a structured layer: connected means a nonzero entry
         W = layer.weight_matrix()
         M = np.where(W != 0, 1, 0)
@@ -119,6 +119,8 @@ def _square(W):
 
 
 _PRODUCTS = {_positive: _positive_part, _negative: _negative_part, _weight: _square}
+#: Weight maps that depend on W alone, so a Dense layer may keep h(W) between calls (``Dense.cached_weights``).
+_CACHEABLE = frozenset(_PRODUCTS.values()) | {_connected}
 
 
 def _h(term: Term, propagation: bool):
@@ -133,6 +135,19 @@ def _h(term: Term, propagation: bool):
     return lambda W: W * g(W)
 
 
+def _keep(mask, values, out=None):
+    """``np.where(mask, values, 0.0)`` for float64 ``values``, bit for bit, but without branches.
+
+    A random mask (half the neurons of a ReLU layer are inactive) makes ``np.where`` and masked assignment
+    mispredict a branch per entry, about 4x the cost of a plain arithmetic pass.  Here the mask becomes an integer
+    of all one bits (keep) or all zero bits (the pattern of +0.0), and one bitwise AND selects.  ``out`` may be
+    ``values`` itself.
+    """
+    bits = np.negative(mask, dtype=np.uint64)  # True -> 2^64 - 1 (all ones), False -> 0
+    result = np.bitwise_and(values.view(np.uint64), bits, out=None if out is None else out.view(np.uint64))
+    return result.view(np.float64)
+
+
 def _divide(num, den, ok):
     """num / den where ``ok``, else 0; exact (Fraction) when either side is an object array."""
     if is_exact(num) or is_exact(den):
@@ -143,8 +158,7 @@ def _divide(num, den, ok):
         return out
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.divide(num, den)
-    out[~ok] = 0.0  # also clears the inf / nan of zero denominators
-    return out
+    return _keep(ok, out, out=out)  # also clears the inf / nan of zero denominators
 
 
 def _nonzero(den, skip_below):
@@ -311,7 +325,7 @@ def _redistribute(rule, layer, a, R, z, active, skip_below, exact):
             ledger["epsilon"] = _add(ledger["epsilon"], cs * eps, exact)
         if skipped.any():
             ledger["skipped"] = _add(ledger["skipped"], c * np.where(skipped, R, 0), exact)
-    ledger["inactive"] = np.where(active, 0, R) if exact else np.where(active, 0.0, R)
+    ledger["inactive"] = np.where(active, 0, R) if exact else _keep(~active, R)
     for key, value in ledger.items():
         if value is None:
             ledger[key] = np.zeros(R.shape, dtype=object) if exact else np.zeros(R.shape)

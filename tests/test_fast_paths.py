@@ -1,0 +1,60 @@
+"""The shortcuts that make train-free DTD fast keep every result: cached W^+, branch-free selection, fused products.
+
+The DTD results themselves are compared with their loop twins in test_reference_twins.py and with zennit / captum
+in the cross-checks; here each shortcut is compared with the plain NumPy expression it replaces, bit for bit.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from dtd_ref import Dense
+from dtd_ref.propagation import _keep, _negative_part, _positive_part, _square
+
+# every float64, including -0.0, NaN (with payloads), +-inf and subnormals
+ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True)
+
+
+def _bits(array):
+    return np.ascontiguousarray(array).view(np.uint64)
+
+
+@given(data=st.data(), shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=5))
+def test_keep_is_np_where_with_zero_bit_for_bit(data, shape):
+    values = data.draw(hnp.arrays(np.float64, shape, elements=ANY_FLOAT))
+    mask = data.draw(hnp.arrays(np.bool_, shape))
+    expected = np.where(mask, values, 0.0)
+    np.testing.assert_array_equal(_bits(_keep(mask, values)), _bits(expected))
+    in_place = values.copy()
+    assert _keep(mask, in_place, out=in_place) is not None
+    np.testing.assert_array_equal(_bits(in_place), _bits(expected))
+
+
+def test_keep_clears_negative_zero_and_keeps_it_where_asked():
+    values = np.array([-0.0, -0.0, np.nan, -np.inf])
+    out = _keep(np.array([True, False, False, True]), values)
+    np.testing.assert_array_equal(np.signbit(out), [True, False, False, True])
+    assert out[2] == 0 and out[3] == -np.inf
+
+
+@pytest.mark.parametrize("h", [_positive_part, _negative_part, _square])
+def test_cached_weights_equal_the_map_and_protect_w(h):
+    W = np.array([[1.5, -2.0, 0.0], [-0.0, 3.0, -1.0]])
+    layer = Dense(W, np.zeros(2))
+    M = layer.cached_weights(h)
+    np.testing.assert_array_equal(_bits(M), _bits(h(W)))
+    assert layer.cached_weights(h) is M  # computed once
+    assert not M.flags.writeable and W.flags.writeable  # the cache is read-only, the layer's own W is untouched
+    with pytest.raises(ValueError):
+        M[0, 0] = 7.0
+
+
+def test_cached_weights_follow_a_new_weight_array():
+    layer = Dense(np.array([[1.0, -1.0]]), np.zeros(1))
+    before = layer.cached_weights(_positive_part)
+    layer.W = np.array([[-1.0, 2.0]])
+    after = layer.cached_weights(_positive_part)
+    np.testing.assert_array_equal(before, [[1.0, 0.0]])
+    np.testing.assert_array_equal(after, [[0.0, 2.0]])
