@@ -126,3 +126,31 @@ def test_leaky_relu_slope_follows_the_arithmetic_of_the_network():
     out = float_net(np.array([[-1.0], [2.0]]))
     assert out.dtype == np.float64 and out[0, 0] == -(1 / 3) and out[1, 0] == 2.0
     assert float_net.gradient([-1.0]).dtype == np.float64
+
+
+# ---------------------------------------------------------------------------------------------------- large integers
+def test_to_fraction_keeps_integers_above_2_53_exact():
+    # 2**53 + 1 is the first integer float64 cannot hold (it rounds to 2**53); int64 and uint64 extremes likewise.
+    values = np.array([2 ** 53 + 1, -(2 ** 63), 2 ** 63 - 1, 7], dtype=np.int64)
+    out = to_fraction(values)
+    assert out.dtype == object and all(isinstance(v, Fraction) for v in out.flat)
+    assert list(out) == [2 ** 53 + 1, -(2 ** 63), 2 ** 63 - 1, 7]
+    assert to_fraction(np.array([[2 ** 64 - 1]], dtype=np.uint64))[0, 0] == 2 ** 64 - 1
+    assert to_fraction(np.zeros((0, 2), dtype=np.int64)).shape == (0, 2)
+
+
+def test_float_networks_still_refuse_integers_that_float64_cannot_hold():
+    net = Network([Dense([[1.0]], [0.0]), ReLU()])
+    with pytest.raises(ValueError, match="cannot be represented exactly in float64"):
+        net(np.array([2 ** 53 + 1]))
+    with pytest.raises(ValueError, match="cannot be represented exactly in float64"):
+        Dense(np.array([[2 ** 53 + 1]]), [0.0])
+    assert net(np.array([2 ** 53]))[0] == 2.0 ** 53       # a power of two is held exactly, and accepted
+
+
+def test_exact_network_from_large_integer_parameters():
+    # z = (2**53 + 1) x - (2**53 + 1) at x = 2: exactly 2**53 + 1, which float64 would round to 2**53
+    W = to_fraction(np.array([[2 ** 53 + 1]], dtype=np.int64))
+    b = to_fraction(np.array([-(2 ** 53 + 1)], dtype=np.int64))
+    net = Network([Dense(W, b), ReLU()])
+    assert net(np.array([2.0]))[0] == 2 ** 53 + 1
