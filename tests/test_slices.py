@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from dtd_ref import Dense, LeakyReLU, Network, ReLU, mlp, to_exact, to_fraction
 from dtd_ref import _reference_slices as reference
 from dtd_ref import slices
+from dtd_ref.lenet import convnet
+from dtd_ref.pooling import MaxPool2d
 
 # float64 breakpoints of the fast and reference algorithms are computed by different formulas
 BREAKPOINT_ATOL = 1e-9
@@ -138,6 +140,17 @@ def test_line_regions_leaky_and_fraction_points_go_exact():
     assert lr.patterns.tolist() == [[False, False], [False, True], [True, True]]
 
 
+def test_line_regions_exact_network_takes_integer_end_points_above_2_53():
+    # hinge of relu(x - 2**53) on x from 2**53 - 1 to 2**53 + 3: x = 2**53 at t = 1/4 (by hand); float64 cannot even
+    # hold the end point 2**53 + 3, an exact network converts the int64 values losslessly
+    net = Network([Dense([[1.0]], [-(2.0 ** 53)]), ReLU()]).to_exact()
+    lr = slices.line_regions(net, np.array([2 ** 53 - 1]), np.array([2 ** 53 + 3]))
+    assert list(lr.t) == [0, Fraction(1, 4), 1] and lr.patterns.tolist() == [[False], [True]]
+    assert lr.q[0] == 2 ** 53 + 3
+    with pytest.raises(ValueError, match="q: integer entries"):
+        slices.line_regions(Network([Dense([[1.0]], [0.0]), ReLU()]), [0.0], np.array([2 ** 53 + 3]))
+
+
 def test_line_regions_validates():
     net = mlp((2, 3, 1), rng=0)
     with pytest.raises(ValueError, match="p"):
@@ -158,6 +171,143 @@ def test_split_pattern_round_trip():
     parts = slices.split_pattern(net, trace.pattern_vector)
     for part, expected in zip(parts, trace.patterns):
         np.testing.assert_array_equal(part, expected)
+
+
+# ---------------------------------------------------------------------------------------------- line_regions, max pool
+def pool_net(weights, biases, kernel):
+    """Dense(1 -> K) then one max-pool window over the K units (input shape (1, 1, K)), then the identity."""
+    K = len(biases)
+    return Network([Dense(np.array(weights, float).reshape(K, -1), biases), MaxPool2d((1, 1, K), (1, kernel)),
+                    Dense([[1.0]], [0.0])])
+
+
+def test_line_regions_max_pool_golden():
+    # One window over z = (x, 2x - 1, 1/4) for x = 4t in [0, 4] (worked by hand): 1/4 wins for x < 1/4, x wins for
+    # 1/4 < x < 1, 2x - 1 for x > 1; breakpoints x = 1/4 (t = 1/16) and x = 1 (t = 1/4).  At a tie the first
+    # maximal element wins: x at both breakpoints.
+    net = pool_net([1, 2, 0], [0, -1, 0.25], 3).to_exact()
+    lr = slices.line_regions(net, [Fraction(0)], [Fraction(4)])
+    assert list(lr.t) == [0, Fraction(1, 16), Fraction(1, 4), 1]
+    assert lr.patterns.tolist() == [[False, False, True], [True, False, False], [False, True, False]]
+    assert lr.pattern_at(Fraction(1, 16)).tolist() == [True, False, False]
+    assert lr.pattern_at(Fraction(1, 4)).tolist() == [True, False, False]
+    # float64 gives the same dyadic breakpoints
+    approx = slices.line_regions(pool_net([1, 2, 0], [0, -1, 0.25], 3), [0.0], [4.0])
+    assert approx.t.tolist() == [0.0, 0.0625, 0.25, 1.0]
+    np.testing.assert_array_equal(approx.patterns, lr.patterns)
+
+
+def test_line_regions_max_pool_ties_along_the_segment():
+    # z = (x, x, 1 - x) on x = t in [0, 1]: the two equal elements tie all along; the first of them wins after the
+    # crossing at x = 1/2 (worked by hand), and starting on the tie the winner is the one rising along the segment.
+    net = pool_net([1, 1, -1], [0, 0, 1], 3).to_exact()
+    lr = slices.line_regions(net, [Fraction(0)], [Fraction(1)])
+    assert list(lr.t) == [0, Fraction(1, 2), 1]
+    assert lr.patterns.tolist() == [[False, False, True], [True, False, False]]
+    lr = slices.line_regions(net, [Fraction(1, 2)], [Fraction(0)])   # from the tie towards 1 - x
+    assert len(lr) == 1 and lr.patterns.tolist() == [[False, False, True]]
+
+
+def _window_pairs(layer):
+    """(i, k) input pairs whose order decides the layer's pattern: (j, None) per ReLU unit, pairs of a max window."""
+    if not isinstance(layer, MaxPool2d):
+        return None
+    index = np.moveaxis(layer.geometry.window_index(), 1, -1).reshape(-1, layer.geometry.window_size)
+    return [(int(i), int(k)) for row in index for a, i in enumerate(row) for k in row[a + 1:] if i >= 0 and k >= 0]
+
+
+def pairwise_line_regions(net, p, q):
+    """Loop twin of ``line_regions`` for networks with max pooling (exact arithmetic only).
+
+    Layer by layer, every current piece (lower patterns read at its midpoint, so each layer input is affine on it)
+    is cut wherever a ReLU unit's z, or the difference z_i - z_k of two elements of one max-pool window, changes
+    sign strictly inside.  Every final piece then has one pattern (all orders inside every window are fixed); pieces
+    are merged with neighbours of the same pattern, as ties between two losers change nothing.
+    """
+    exact = net.to_exact()
+    p, q = to_fraction(p), to_fraction(q)
+    breaks = [Fraction(0), Fraction(1)]
+
+    def point(t):
+        return p + t * (q - p)
+
+    for m, layer in enumerate(exact.activation_layers):
+        pairs = _window_pairs(layer)
+        new_breaks = [breaks[0]]
+        for ta, tb in zip(breaks[:-1], breaks[1:]):
+            fixed = [pattern[0] for pattern in exact.trace(point((ta + tb) / 2)[None, :]).patterns]
+            za = reference._prefix_preactivation(exact, point(ta), fixed, m)
+            zb = reference._prefix_preactivation(exact, point(tb), fixed, m)
+            differences = [(za[j], zb[j]) for j in range(za.shape[0])] if pairs is None else \
+                [(za[i] - za[k], zb[i] - zb[k]) for i, k in pairs]
+            cuts = {ta + (tb - ta) * (va / (va - vb)) for va, vb in differences if va < 0 < vb or vb < 0 < va}
+            new_breaks += sorted(cuts) + [tb]
+        breaks = new_breaks
+    patterns = [exact.trace(point((ta + tb) / 2)[None, :]).pattern_vector[0] for ta, tb in zip(breaks, breaks[1:])]
+    keep = [0] + [i for i in range(1, len(patterns)) if (patterns[i] != patterns[i - 1]).any()]
+    return [breaks[i] for i in keep] + [breaks[-1]], np.array([patterns[i] for i in keep])
+
+
+@st.composite
+def max_pool_networks(draw):
+    """Dense (small integer weights) [- ReLU] - MaxPool2d (overlapping or not) - Dense - ReLU, and a segment."""
+    gen = np.random.default_rng(draw(st.integers(0, 2**16)))
+    d = draw(st.integers(1, 3))
+    C, H, W = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(2, 3))
+    kernel = (draw(st.integers(1, H)), draw(st.integers(2, W)))
+    stride = draw(st.sampled_from([1, kernel]))
+    width = C * H * W
+    layers = [Dense(gen.integers(-3, 4, size=(width, d)).astype(float), gen.integers(-2, 3, size=width) / 2)]
+    if draw(st.booleans()):
+        layers.append(ReLU())
+    pool = MaxPool2d((C, H, W), kernel, stride)
+    layers += [pool, Dense(gen.integers(-3, 4, size=(2, pool.out_features)).astype(float), [0.5, -0.5]), ReLU()]
+    net = Network(layers)
+    return net, draw(grid_points(d)), draw(grid_points(d))
+
+
+@given(max_pool_networks())
+def test_line_regions_max_pool_matches_pairwise_twin_exactly(case):
+    net, p, q = case
+    fast = slices.line_regions(net.to_exact(), to_fraction(p), to_fraction(q))
+    t, patterns = pairwise_line_regions(net, p, q)
+    assert list(fast.t) == t
+    np.testing.assert_array_equal(fast.patterns, patterns)
+
+
+@given(max_pool_networks())
+def test_line_regions_max_pool_exact_invariants(case):
+    net, p, q = case
+    lr = slices.line_regions(net.to_exact(), to_fraction(p), to_fraction(q))
+    t = list(lr.t)
+    assert t[0] == 0 and t[-1] == 1 and all(a < b for a, b in zip(t[:-1], t[1:]))
+    assert all((a != b).any() for a, b in zip(lr.patterns[:-1], lr.patterns[1:]))
+    np.testing.assert_array_equal(lr.net.trace(lr.midpoints).pattern_vector, lr.patterns)
+    ends, mids = lr.net(lr.points), lr.net(lr.midpoints)
+    assert ((ends[:-1] + ends[1:]) / 2 == mids).all()
+    # every inner breakpoint is a hinge (some ReLU z == 0) or a tie of two elements of one max-pool window
+    if len(t) == 2:
+        return
+    trace = lr.net.trace(lr.points[1:-1])
+    for k in range(len(t) - 2):
+        on_hinge = any((z[k] == 0).any() for layer, z in zip(lr.net.activation_layers, trace.preactivations)
+                       if not isinstance(layer, MaxPool2d))
+        on_tie = any(z[k, i] == z[k, j] for layer, z in zip(lr.net.activation_layers, trace.preactivations)
+                     if isinstance(layer, MaxPool2d) for i, j in _window_pairs(layer))
+        assert on_hinge or on_tie
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_line_regions_conv_max_pool_matches_twin_and_float(seed):
+    net = convnet((1, 4, 4), rng=seed, channels=(2,), kernel_size=2, pool="max")
+    p, q = np.random.default_rng(seed).normal(size=(2, 16))
+    fast = slices.line_regions(net.to_exact(), p, q)
+    t, patterns = pairwise_line_regions(net, p, q)
+    assert list(fast.t) == t and len(t) > 3
+    np.testing.assert_array_equal(fast.patterns, patterns)
+    approx = slices.line_regions(net, p, q)
+    np.testing.assert_allclose(approx.t, np.array(t, float), atol=BREAKPOINT_ATOL)
+    np.testing.assert_array_equal(approx.patterns, patterns)
     with pytest.raises(ValueError, match="pattern"):
         slices.split_pattern(net, np.ones(6, dtype=bool))
 

@@ -1,10 +1,11 @@
 """Linear pieces of a network along a segment: exact breakpoints and the pattern of every piece.
 
 ``line_regions(net, p, q)`` splits the segment x(t) = p + t (q - p), t in [0, 1], at every point where the activation
-pattern changes and returns the pattern of each open piece (:class:`LineRegions`).  It works in float64 on float
-networks and exactly (``fractions.Fraction``) on exact networks or exact end points; then every breakpoint is a
-rational number and nothing is decided with a tolerance.  The full DTD's line-search root finder uses it to find the
-exact zero of phi_j along a rule's search line.  Re-exported by :mod:`dtd_ref.slices`.
+pattern changes (a ReLU unit crosses 0, a max-pool window changes its winner) and returns the pattern of each open
+piece (:class:`LineRegions`).  It works in float64 on float networks and exactly (``fractions.Fraction``) on exact
+networks or exact end points; then every breakpoint is a rational number and nothing is decided with a tolerance.
+The full DTD's line-search root finder uses it to find the exact zero of phi_j along a rule's search line.
+Re-exported by :mod:`dtd_ref.slices`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._validation import as_array, check_index, is_exact
-from .exact import to_exact, to_fraction
+from ._validation import check_index
+from .exact import _inputs_for
 
 __all__ = ["LineRegions", "line_regions", "split_pattern"]
 
@@ -44,26 +45,18 @@ def split_pattern(net, pattern) -> tuple:
 
 
 def _activation_sizes(net) -> tuple:
+    """Width of every activation layer's pattern: its input width, or ``pattern_features`` (max pooling)."""
     sizes, width = [], net.in_features
     for layer in net.layers:
-        if layer.kind == "affine":
-            width = layer.out_features
-        else:
-            sizes.append(width)
+        if layer.kind == "activation":
+            sizes.append(getattr(layer, "pattern_features", width))
+        width = getattr(layer, "out_features", None) or width
     return tuple(sizes)
 
 
 def _exact_pair(net, *points):
     """Validate points of shape (d,); go exact if the network or any point is exact."""
-    arrays = [as_array(point, name, ndim=1) for name, point in points]
-    for (name, _), array in zip(points, arrays):
-        if array.shape[0] != net.in_features:
-            raise ValueError(f"{name}: expected shape ({net.in_features},), got {array.shape}")
-    exact = net.exact or any(is_exact(array) for array in arrays)
-    if exact:
-        net = to_exact(net)
-        arrays = [array if is_exact(array) else to_fraction(array) for array in arrays]
-    return net, exact, arrays
+    return _inputs_for(net, points, ndim=1)
 
 
 @dataclass(frozen=True)
@@ -140,37 +133,52 @@ class LineRegions:
         return self.net.trace(self.at([t])).pattern_vector[0]
 
 
-def _right_limit(net, x: np.ndarray, d: np.ndarray):
-    """Patterns just after x along d, with every pre-activation z and its derivative dz along d.
+def _pattern_towards(layer, a: np.ndarray, da: np.ndarray) -> np.ndarray:
+    """The pattern of ``layer`` at a + eps da for small eps > 0 (its right limit along da), bool (1, pattern width).
 
-    Forward-mode pass on one point: a unit is active on (x, x + eps d) iff z > 0, or z == 0 and dz > 0, where z and dz
-    are computed with the upstream units already fixed to their right-limit patterns.
+    Layers that say so themselves (``pattern_towards``: max pooling, ties broken towards da) do; for the ReLU family
+    a unit is active iff z > 0, or z == 0 and dz > 0.
+    """
+    towards = getattr(layer, "pattern_towards", None)
+    if towards is not None:
+        return towards(a, da)
+    return layer.pattern(a) | (np.asarray(a == 0, dtype=bool) & layer.pattern(da))
+
+
+def _right_limit(net, x: np.ndarray, d: np.ndarray):
+    """Patterns just after x along d, and every region row's slack and rate of closing along d.
+
+    Forward-mode pass on one point with the upstream layers already fixed to their right-limit patterns.  Each
+    activation layer's ``region_rows`` written for the step tau along d (layer input a + tau da) gives rows
+    G tau <= h that keep its pattern: h >= 0 is the slack at x and a row with G > 0 closes at tau = h / G.  For a
+    ReLU unit that is z = 0 (h = |z|, G = -dz or dz); for a max-pool window it is a tie z_i = z_winner.
+
+    Returns (pattern bool (U,), h (R,), G (R,)) concatenated over the activation layers.
     """
     a, da = x[None, :], d[None, :]
-    patterns, zs, dzs = [], [], []
+    patterns, slacks, rates = [], [], []
     for layer in net.layers:
         if layer.kind == "affine":
             a, da = layer.forward(a), layer.linear(da)
             continue
-        s = layer.pattern(a) | (np.asarray(a == 0, dtype=bool) & layer.pattern(da))
+        s = _pattern_towards(layer, a, da)
+        G, h = layer.region_rows(s, da[:, :, None], a)
         patterns.append(s[0])
-        zs.append(a[0])
-        dzs.append(da[0])
+        slacks.append(h[0])
+        rates.append(G[0, :, 0])
         a, da = layer.apply_pattern(s, a), layer.apply_pattern(s, da)
     if not patterns:
         empty = np.zeros(0, dtype=object if net.exact else float)
         return np.zeros(0, dtype=bool), empty, empty
-    return np.concatenate(patterns), np.concatenate(zs), np.concatenate(dzs)
+    return np.concatenate(patterns), np.concatenate(slacks), np.concatenate(rates)
 
 
-def _next_crossing(s: np.ndarray, z: np.ndarray, dz: np.ndarray):
-    """Smallest step tau > 0 at which a unit of the current piece reaches z = 0 and switches, or None."""
-    dz_negative = np.asarray(dz < 0, dtype=bool)
-    dz_positive = np.asarray(dz > 0, dtype=bool)
-    switching = (s & dz_negative) | (~s & dz_positive)
-    if not switching.any():
+def _next_crossing(h: np.ndarray, G: np.ndarray):
+    """Smallest step tau > 0 at which a region row of the current piece closes (h - G tau = 0 with G > 0), or None."""
+    closing = np.asarray(G > 0, dtype=bool)
+    if not closing.any():
         return None
-    return min(-z[switching] / dz[switching])
+    return min(h[closing] / G[closing])
 
 
 def line_regions(net, p, q) -> LineRegions:
@@ -179,6 +187,7 @@ def line_regions(net, p, q) -> LineRegions:
     Parameters
     ----------
     net : Network
+        Affine layers with ReLU, LeakyReLU or MaxPool2d activations.
     p, q : array_like (d,)
         End points; float64, or ``Fraction`` object arrays.
 
@@ -194,6 +203,12 @@ def line_regions(net, p, q) -> LineRegions:
     ends at the first t > t_0 where an active unit with dz_k < 0, or an inactive one with dz_k > 0, reaches
     z_k = 0, i.e. t_0 - z_k / dz_k.  The lowest-layer unit crossing there keeps its affine z past the crossing, so
     neighbouring pieces always differ in at least one unit.
+
+    A max-pool layer (``MaxPool2d``) changes its pattern where an element i of a window overtakes the window's
+    winner w: z_i(t) = z_w(t) with dz_i > dz_w, at t_0 + (z_w - z_i) / (dz_i - dz_w); among tied elements the one
+    with the largest dz wins on the piece that follows (then the first, numpy's convention).  Both cases are the
+    rows of the layer's ``region_rows`` (the slack of a row reaching 0), so any activation layer with region rows
+    works.
 
     The computation is exact (rational breakpoints) when ``net`` is exact or p or q is a ``Fraction`` array; the
     network is then converted with ``to_exact``.  In float64 a computed crossing can land an ulp early, leaving a
@@ -215,8 +230,8 @@ def line_regions(net, p, q) -> LineRegions:
     t0 = zero
     breaks, patterns = [t0], []
     while True:
-        s, z, dz = _right_limit(net, p + t0 * d, d)
-        tau = _next_crossing(s, z, dz)
+        s, h, G = _right_limit(net, p + t0 * d, d)
+        tau = _next_crossing(h, G)
         assert not exact or tau is None or tau > 0, "line_regions: no progress (right-limit patterns are wrong)"
         t1 = one if tau is None else t0 + tau
         if not exact and t1 <= t0:
