@@ -10,8 +10,10 @@ from dtd_ref import Dense, LeakyReLU, Network, ReLU, mlp, to_fraction
 from dtd_ref import _lines
 from dtd_ref import _reference_network as ref
 from dtd_ref import strategies as dst
-from dtd_ref.testing import (_closed_membership, assert_affine_on_region, assert_conserves, assert_exact_equal,
-                             assert_gradient_matches_finite_difference, assert_taylor_exact)
+from dtd_ref.lenet import convnet
+from dtd_ref.pooling import MaxPool2d
+from dtd_ref.testing import (_closed_membership, _coordinate_margin, assert_affine_on_region, assert_conserves,
+                             assert_exact_equal, assert_gradient_matches_finite_difference, assert_taylor_exact)
 
 SMALL = dict(max_depth=3, max_width=3, relu_on_output=True)
 
@@ -28,6 +30,10 @@ def test_assert_exact_equal():
         assert_exact_equal([0.5, Fraction(1, 3)], [0.5, 1 / 3])        # 1/3 is not a float
     with pytest.raises(AssertionError, match="shapes differ"):
         assert_exact_equal([1.0], [[1.0]])
+    # integers above 2**53 are compared as integers, not through float64 (which would refuse or merge them)
+    assert_exact_equal(np.array([2 ** 53 + 1]), [Fraction(2 ** 53 + 1)])
+    with pytest.raises(AssertionError, match="not exactly equal"):
+        assert_exact_equal(np.array([2 ** 53 + 1]), np.array([2 ** 53]))
 
 
 # ---------------------------------------------------------------------------------------------------- conservation
@@ -181,3 +187,82 @@ def test_assert_conserves_takes_single_exact_samples_and_a_scalar_ledger():
     assert_conserves(lower, np.array([F(1)], dtype=object), absorbed=F(1, 6))
     with pytest.raises(AssertionError):
         assert_conserves(lower, np.array([F(2)], dtype=object), absorbed=F(1, 6))
+
+
+# ---------------------------------------------------------------------------------------------------- conv and max pool
+def window():
+    """f(x) = max(x_0, x_1): one max-pool window over the identity (input shape (1, 1, 2)), then the identity."""
+    return Network([Dense(np.eye(2), [0.0, 0.0]), MaxPool2d((1, 1, 2), (1, 2)), Dense([[1.0]], [0.0])])
+
+
+@pytest.mark.parametrize("pool", [None, "max", "avg"])
+def test_helpers_on_conv_networks_pass_and_catch_a_wrong_map(pool, monkeypatch):
+    net = convnet((1, 5, 5), rng=0, channels=(2,), pool=pool)
+    x = np.random.default_rng(1).normal(size=(3, 25))
+    assert_gradient_matches_finite_difference(net, x)
+    assert_gradient_matches_finite_difference(net.to_exact(), x[:1])
+    points = x[0] + 1e-5 * np.random.default_rng(2).normal(size=(4, 25))
+    assert_affine_on_region(net, x[0], points, outside="skip")
+    true_jacobian, true_local_affine = net.jacobian, net.local_affine
+    monkeypatch.setattr(net, "jacobian", lambda z: true_jacobian(z) * (1 + 1e-6))
+    with pytest.raises(AssertionError, match="central finite differences"):
+        assert_gradient_matches_finite_difference(net, x)
+    monkeypatch.setattr(net, "local_affine", lambda z: (true_local_affine(z)[0], true_local_affine(z)[1] + 1e-9))
+    with pytest.raises(AssertionError, match="not affine on the region of x"):
+        assert_affine_on_region(net, x[0], points, outside="skip")
+
+
+def test_max_pool_margin_is_the_distance_to_a_tie():
+    # max(x_0, x_1) at (1, 3/4): the region row is x_1 - x_0 <= 0 with slack 1/4 and max |G| = 1, so the margin
+    # is 1/4 (by hand), not min |z| = 3/4; at (1, 1) the window ties: margin 0.
+    net = window().to_exact()
+    assert _coordinate_margin(net, to_fraction(np.array([[1.0, 0.75], [1.0, 1.0]]))) == [Fraction(1, 4), 0]
+
+
+def test_finite_differences_near_a_max_pool_tie():
+    # 1e-4 from the tie: a step of |z| / 2 = 0.5 would cross it and average the two slopes (1/2, 1/2)
+    net = window()
+    assert_gradient_matches_finite_difference(net, [[1.0, 0.9999], [-2.0, 3.0]])
+    with pytest.raises(ValueError, match="lie on a hinge"):
+        assert_gradient_matches_finite_difference(net, [1.0, 1.0])
+
+
+def test_affine_on_a_max_pool_region_and_its_closure():
+    net = window()
+    x = np.array([1.0, 0.5])                                   # x_0 wins: the region is x_1 <= x_0
+    assert_affine_on_region(net, x, [[2.0, 1.0], [1.0, 1.0], [-1.0, -3.0]])   # (1, 1) ties: in the closure
+    assert_affine_on_region(net.to_exact(), x, np.array([[Fraction(1, 3), Fraction(1, 3)]], dtype=object))
+    with pytest.raises(ValueError, match="outside the closed region of x"):
+        assert_affine_on_region(net, x, [[0.5, 1.0]])
+    np.testing.assert_array_equal(_closed_membership(net.to_exact(), to_fraction(x),
+                                                     to_fraction(np.array([[1.0, 1.0], [1.0, 1.0 + 2.0 ** -52]])),
+                                                     exact=True), [True, False])
+
+
+def test_taylor_on_a_max_pool_segment():
+    # From the tie (1, 1) towards (1, 3) the window's winner is x_1 (it rises): f(x) - f(root) = 3 - 1 = 2 =
+    # (0, 1) . (0, 2) (by hand).  At the root itself the first element wins, gradient (1, 0): the identity fails.
+    net = window()
+    x, root = np.array([1.0, 3.0]), np.array([1.0, 1.0])
+    assert_taylor_exact(net, x, root)
+    assert_taylor_exact(net.to_exact(), x, root)
+    with pytest.raises(AssertionError, match="not exact"):
+        assert_taylor_exact(net, x, root, gradient_at="root")
+    with pytest.raises(ValueError, match="cross a region boundary"):
+        assert_taylor_exact(net, np.array([0.0, 2.0]), np.array([2.0, 0.0]))    # crosses the tie at (1, 1)
+
+
+def test_magnitudes_of_a_leaky_relu_with_slope_minus_one():
+    # LeakyReLU(-1) is |z|; its magnitude network has slope |-1| = 1, which LeakyReLU itself refuses
+    net = Network([Dense([[1.0]], [0.0]), LeakyReLU(-1.0), Dense([[2.0]], [0.0])])
+    assert_gradient_matches_finite_difference(net, [[2.0], [-3.0]])
+    assert_affine_on_region(net, [-3.0], [[-1.0], [0.0]])
+
+
+def test_helpers_take_integers_above_2_53_on_exact_networks():
+    # relu(x - 2**53): affine on x >= 2**53, where f(x) = x - 2**53 (float64 could not hold 2**53 + 1)
+    net = Network([Dense([[1.0]], [-(2.0 ** 53)]), ReLU()]).to_exact()
+    assert_affine_on_region(net, np.array([2 ** 53 + 1]), np.array([[2 ** 53], [2 ** 53 + 3]]))
+    assert_gradient_matches_finite_difference(net, np.array([2 ** 53 + 1]))
+    with pytest.raises(ValueError, match="cannot be represented exactly in float64"):
+        assert_gradient_matches_finite_difference(Network([Dense([[1.0]], [0.0]), ReLU()]), np.array([2 ** 53 + 1]))

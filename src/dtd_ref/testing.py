@@ -17,11 +17,12 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._lines import one_sided_trace, segment_is_affine
 from ._validation import as_array, check_index, is_exact
-from .exact import to_fraction, to_float
-from .layers import Dense, LeakyReLU
+from .conv import Conv2d
+from .exact import _fractions, _inputs_for, to_float, to_fraction
+from .layers import Dense, ReLU
 from .network import Network
+from .segments import line_regions
 
 __all__ = [
     "assert_exact_equal", "assert_conserves", "assert_affine_on_region",
@@ -69,7 +70,7 @@ def _as_fractions(value, name: str) -> np.ndarray:
                 raise ValueError(f"{name}: entry {v!r} of an array of shape {array.shape} is not a finite real")
             out.flat[i] = Fraction(v)
         return out
-    return to_fraction(as_array(value, name, allow_empty=True))
+    return _fractions(value, name, allow_empty=True)
 
 
 def assert_exact_equal(actual, desired, *, err_msg: str = "") -> None:
@@ -145,29 +146,32 @@ def _prepare(net, arrays: dict) -> tuple:
     """Validate the network and inputs; switch to exact mode if the network or any input is exact."""
     if not isinstance(net, Network):
         raise ValueError(f"net: expected a Network, got {type(net).__name__}")
-    checked = {name: as_array(value, name, ndim=(1, 2)) for name, value in arrays.items()}
-    for name, array in checked.items():
-        if array.shape[-1] != net.in_features:
-            raise ValueError(f"{name}: expected shape (n, {net.in_features}) or ({net.in_features},), "
-                             f"got {array.shape}")
-    exact = net.exact or any(is_exact(a) for a in checked.values())
-    if exact:
-        net = net.to_exact()
-        checked = {name: a if is_exact(a) else to_fraction(a) for name, a in checked.items()}
-    return net, exact, checked
+    net, exact, checked = _inputs_for(net, arrays.items(), ndim=(1, 2))
+    return net, exact, dict(zip(arrays, checked))
+
+
+class _MagnitudeSlope(ReLU):
+    """Slope |negative_slope| on the inactive side (may be 1, which ``LeakyReLU`` refuses): for magnitudes only."""
+
+    def __init__(self, slope):
+        self.negative_slope = slope
+
+
+def _abs_layer(layer):
+    """The layer with |W|, |b| (affine) or |slope| (activation); max pooling and ReLU stay as they are."""
+    if layer.kind == "affine":
+        if isinstance(layer, Dense):
+            return Dense(np.abs(layer.W), np.abs(layer.b))
+        if isinstance(layer, Conv2d):  # same geometry, |kernels| and |biases|
+            return layer.with_parameters(np.abs(layer.W), np.abs(layer.b))
+        return Dense(np.abs(layer.weight_matrix()), np.abs(layer.bias_vector()))  # any other affine layer
+    slope = getattr(layer, "negative_slope", 0)
+    return _MagnitudeSlope(abs(slope)) if slope < 0 else layer
 
 
 def _abs_network(net: Network) -> Network:
     """The network with |W|, |b| (and |slope|): applied with a fixed pattern to |x| it bounds every partial sum."""
-    layers = []
-    for layer in net.layers:
-        if layer.kind == "affine":
-            layers.append(Dense(np.abs(layer.W), np.abs(layer.b)))
-        elif layer.negative_slope < 0:
-            layers.append(LeakyReLU(abs(layer.negative_slope)))
-        else:
-            layers.append(layer)
-    return Network(layers)
+    return Network([_abs_layer(layer) for layer in net.layers])
 
 
 def _magnitude(net: Network, points: np.ndarray, patterns) -> np.ndarray:
@@ -176,18 +180,32 @@ def _magnitude(net: Network, points: np.ndarray, patterns) -> np.ndarray:
     return np.abs(to_float(_abs_network(net).forward_fixed(np.abs(to_float(points)), patterns)))
 
 
+def _layer_rows(net: Network, patterns) -> list:
+    """Per activation layer: (layer, pattern, G, h) with G x <= h its region rows, G (n, rows, d), h (n, rows).
+
+    The rows come from the layer's own ``region_rows`` (the closure of the region of ``patterns``): one row per ReLU
+    unit, (2 s_k - 1) z_k >= 0; one per max-pool window element, z_i <= z_winner.
+    """
+    maps = net.preactivation_maps(patterns)
+    return [(layer, pattern) + layer.region_rows(pattern, A, c)
+            for layer, pattern, (A, c) in zip(net.activation_layers, patterns, maps)]
+
+
 def _closed_membership(net: Network, x: np.ndarray, points: np.ndarray, exact: bool) -> np.ndarray:
-    """Bool (n,): point i lies in the closure of the region of the single point x (pattern s(x))."""
-    patterns = net.trace(x[None, :]).patterns
+    """Bool (n,): point i lies in the closure of the region of the single point x (pattern s(x)).
+
+    Every region row of x's pattern must hold, h - G p >= 0 (exactly in exact mode).  In float64 the band is
+    MEMBERSHIP_RTOL times |G| |p| + |h| (for a ReLU unit |a_k| |p| + |c_k|, the magnitude of z_k; for a max-pool
+    element that of z_i - z_winner).
+    """
     inside = np.ones(points.shape[0], dtype=bool)
-    for (A, c), pattern in zip(net.preactivation_maps(patterns), patterns):
-        z = points @ A[0].T + c[0]                       # (n, d_m), pre-activations under x's pattern
-        signed = np.where(pattern[0], z, -z)             # must be >= 0 on the closed region
+    for _, _, G, h in _layer_rows(net, net.trace(x[None, :]).patterns):
+        slack = h[0] - points @ G[0].T                   # (n, rows): >= 0 on the closed region
         if exact:
-            inside &= np.all(np.asarray(signed >= 0, dtype=bool), axis=1)
+            inside &= np.all(np.asarray(slack >= 0, dtype=bool), axis=1)
         else:
-            scale = np.abs(to_float(points)) @ np.abs(to_float(A[0])).T + np.abs(to_float(c[0]))
-            inside &= np.all(to_float(signed) >= -MEMBERSHIP_RTOL * scale, axis=1)
+            scale = np.abs(to_float(points)) @ np.abs(to_float(G[0])).T + np.abs(to_float(h[0]))
+            inside &= np.all(to_float(slack) >= -MEMBERSHIP_RTOL * scale, axis=1)
     return inside
 
 
@@ -201,7 +219,8 @@ def assert_affine_on_region(net: Network, x, points, *, rtol: float = AFFINE_RTO
     x : (d,)
         The point whose region is tested (its pattern s(x), with ReLU'(0) = 0).
     points : (n, d) or (d,)
-        Points of the closed region {p : (2 s_k - 1) z_k(p) >= 0 under s(x)} (decided exactly in exact mode).
+        Points of the closed region {p : (2 s_k - 1) z_k(p) >= 0 under s(x)}, and z_i(p) <= z_winner(p) in every
+        max-pool window (decided exactly in exact mode).
     rtol, atol : float
         Float64 tolerance, relative to the magnitude of the forward pass.  Exact mode compares with ``==``.
     outside : "raise" or "skip"
@@ -232,21 +251,24 @@ def assert_affine_on_region(net: Network, x, points, *, rtol: float = AFFINE_RTO
 
 # ------------------------------------------------------------------------------------------------ finite differences
 def _coordinate_margin(net: Network, x2: np.ndarray) -> list:
-    """Per point: the largest h such that every unit keeps its sign under any coordinate move of size < h.
+    """Per point: the largest h such that every activation keeps its pattern under any coordinate move of size < h.
 
-    Unit k with pre-activation z_k = a_k^T x + c_k on the region keeps its sign while |t| max_i |a_ki| < |z_k|, so
-    the margin is min_k |z_k| / max_i |a_ki| over units with a_k != 0.  Returns None for a point with no such unit
-    (f is affine everywhere near it) and 0 for a point on a hinge.
+    With G x <= h the region rows of the point's pattern (``region_rows``: (2 s_k - 1) z_k >= 0 for a ReLU unit,
+    z_i <= z_winner for a max-pool window element), row k keeps its strict sign while |t| max_i |G_ki| < slack_k, so
+    the margin is min_k slack_k / max_i |G_ki| over rows with G_k != 0.  The slack comes from the forward pass (for
+    ReLU |z_k|, for max pooling z_winner - z_i), so it is >= 0 and 0 exactly at a hinge or a tie.  Returns None
+    for a point with no such row (f is affine everywhere near it) and 0 for a point on a hinge.
     """
     trace = net.trace(x2)
     margins = [None] * x2.shape[0]
-    for (A, c), z in zip(net.preactivation_maps(trace.patterns), trace.preactivations):
-        row_max = np.max(np.abs(A), axis=2) if A.shape[2] else np.zeros(c.shape)
+    for (layer, pattern, G, _), z in zip(_layer_rows(net, trace.patterns), trace.preactivations):
+        slack = layer.region_rows(pattern, z[:, :, None], z)[1]          # (n, rows), from the forward pass
+        row_max = np.max(np.abs(G), axis=2) if G.shape[2] else np.zeros(slack.shape)
         for n in range(x2.shape[0]):
-            for j in range(c.shape[1]):
-                if row_max[n, j] != 0:
-                    margin = abs(z[n, j]) / row_max[n, j]
-                    margins[n] = margin if margins[n] is None or margin < margins[n] else margins[n]
+            moving = np.asarray(row_max[n] != 0, dtype=bool)
+            if moving.any():
+                margin = min(slack[n][moving] / row_max[n][moving])
+                margins[n] = margin if margins[n] is None or margin < margins[n] else margins[n]
     return margins
 
 
@@ -298,7 +320,9 @@ def assert_gradient_matches_finite_difference(net: Network, x, *, output: int | 
     Notes
     -----
     Unit k with z_k = a_k^T x + c_k keeps its sign under a move t e_i while |t| |a_ki| < |z_k|, so the margin is
-    min_k |z_k| / max_i |a_ki| over units with a_k != 0 (the region's extent along the coordinate axes).
+    min_k |z_k| / max_i |a_ki| over units with a_k != 0 (the region's extent along the coordinate axes).  A max-pool
+    window keeps its winner w while every z_w - z_i > 0: there the rows z_i - z_w take the place of z_k (a tie is
+    a hinge).
     """
     net, exact, arrays = _prepare(net, {"x": x})
     x2 = np.atleast_2d(arrays["x"])
@@ -361,7 +385,9 @@ def assert_taylor_exact(net: Network, x, x_root, *, output: int = 0, gradient_at
 
     Notes
     -----
-    f is affine on the closed segment, so f(x) - f(x_root) = g^T (x - x_root) exactly (THEORY.md §1).
+    f is affine on the closed segment, so f(x) - f(x_root) = g^T (x - x_root) exactly (THEORY.md §1).  The
+    segment's pieces come from :func:`dtd_ref.slices.line_regions` (ReLU family and max pooling alike); "one piece"
+    means the pattern is constant on the open segment.
     """
     if gradient_at not in ("segment", "root"):
         raise ValueError(f"gradient_at: expected 'segment' or 'root', got {gradient_at!r}")
@@ -374,7 +400,8 @@ def assert_taylor_exact(net: Network, x, x_root, *, output: int = 0, gradient_at
     if roots.shape != x2.shape:
         raise ValueError(f"x_root: expected shape {x2.shape} or ({x2.shape[1]},) to match x, "
                          f"got {arrays['x_root'].shape}")
-    crossing = [i for i in range(x2.shape[0]) if not segment_is_affine(net, roots[i], x2[i])]
+    pieces = [line_regions(net, roots[i], x2[i]) for i in range(x2.shape[0])]
+    crossing = [i for i, line in enumerate(pieces) if len(line) > 1]
     if crossing:
         raise ValueError(f"x, x_root: the segments of points {crossing[:10]} cross a region boundary; the first-order "
                          f"Taylor identity need not hold there")
@@ -382,8 +409,9 @@ def assert_taylor_exact(net: Network, x, x_root, *, output: int = 0, gradient_at
     if gradient_at == "root":
         g = net.gradient(roots, output=output)
     else:
-        layers, _, _ = one_sided_trace(net, roots, step)
-        g = net.backward_fixed(_unit_rows(net, roots.shape[0], output, exact), tuple(p for _, _, p in layers))
+        first = [line.layer_patterns(0) for line in pieces]   # the pattern on the segment, left from x_root
+        patterns = tuple(np.concatenate(parts) for parts in zip(*first))
+        g = net.backward_fixed(_unit_rows(net, roots.shape[0], output, exact), patterns)
     f_x, f_root = net(x2)[:, output], net(roots)[:, output]
     first_order = np.sum(g * step, axis=1)
     tolerance = None
