@@ -90,6 +90,27 @@ def test_colour_by_output_into_given_axes(quadrants):
     plt.close(fig)
 
 
+def test_highlight_and_point_colours(quadrants):
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+
+    points = np.array([[0.5, -0.25], [0.0, 0.0], [-0.5, 0.75]])
+    region = int(quadrants.locate(points[:1])[0])
+    fig = plotting.plot_slice(quadrants, points=points, point_colors=["black", "tab:green", "tab:red"],
+                              highlight=region)
+    ax = fig.axes[0]
+    faces = next(c for c in ax.collections if isinstance(c, PolyCollection)).get_facecolor()[:, :3]
+    np.testing.assert_allclose(faces[region], plotting.HIGHLIGHT_COLOUR)
+    others = np.delete(np.arange(len(quadrants)), region)
+    np.testing.assert_allclose(faces[others], plotting.region_colours(quadrants.patterns)[others])
+    outline = [c for c in ax.collections if isinstance(c, PolyCollection)][1]
+    np.testing.assert_allclose(outline.get_paths()[0].vertices[:len(quadrants.polygon(region))],
+                               quadrants.polygon(region))
+    scatter = next(c for c in ax.collections if isinstance(c, PathCollection))
+    np.testing.assert_allclose(scatter.get_edgecolor(), [to_rgba(c) for c in ("black", "tab:green", "tab:red")])
+    plt.close(fig)
+
+
 def test_validates(quadrants):
     with pytest.raises(ValueError, match="color_by"):
         plotting.plot_slice(quadrants, color_by="gradient")
@@ -97,6 +118,12 @@ def test_validates(quadrants):
         plotting.plot_slice(quadrants, points=[[0.0, 0.0]], labels=["a", "b"])
     with pytest.raises(ValueError, match="output"):
         plotting.plot_slice(quadrants, color_by="output", output=3)
+    with pytest.raises(ValueError, match="point_colors"):
+        plotting.plot_slice(quadrants, points=[[0.0, 0.0]], point_colors=["red", "blue"])
+    with pytest.raises(ValueError, match="highlight"):
+        plotting.plot_slice(quadrants, highlight=len(quadrants))
+    with pytest.raises(ValueError, match="highlight"):
+        plotting.plot_slice(quadrants, color_by="output", highlight=0)
 
 
 def test_missing_matplotlib_says_how_to_install(quadrants, monkeypatch):
