@@ -150,6 +150,32 @@ def test_regions_reports_patterns_and_point_membership(small_net, inputs, tmp_pa
     assert out.count("\n") >= X.shape[0] + 2
 
 
+@pytest.mark.parametrize("with_points", [True, False])
+def test_regions_slice_is_drawn_by_plot_slice(with_points, small_net, inputs, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from dtd_ref import plotting
+
+    calls, draw = [], plotting.plot_slice
+    monkeypatch.setattr(plotting, "plot_slice", lambda result, **kw: calls.append((result, kw)) or draw(result, **kw))
+    _, path = small_net
+    X, x_path = inputs
+    png = tmp_path / "slice.png"
+    argv = ["regions", "--network", path, "--input", x_path, "--slice", png]
+    if with_points:
+        np.save(tmp_path / "p.npy", X[1:3])
+        argv += ["--points", tmp_path / "p.npy"]
+    code, out, _ = run(argv, capsys)
+    assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (result, kw), = calls
+    assert f"wrote {png} ({len(result)} regions)" in out
+    # the input sits at (0, 0); the two points (when given) span the plane at (1, 0) and (0, 1)
+    st, distance = result.to_plane(kw["points"])
+    np.testing.assert_allclose(st, [[0, 0], [1, 0], [0, 1]][:st.shape[0]], atol=1e-12)
+    np.testing.assert_allclose(distance, 0, atol=1e-12)
+    assert st.shape[0] == (3 if with_points else 1)
+    assert kw["highlight"] == result.locate(X[:1])[0] >= 0
+
+
 def test_prove_reports_every_claim_and_fails_on_a_failed_proof(monkeypatch, capsys):
     import proofs
 

@@ -94,6 +94,31 @@ def test_run_study_tables_and_outputs(tmp_path):
     assert data["config"]["samples"] == 30 and len(data["roots"]) == len(result.rows)
 
 
+def test_slice_figure_is_drawn_by_plot_slice(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from dtd_ref import plotting
+    from dtd_ref.study_figures import write_figures
+
+    calls, draw = [], plotting.plot_slice
+    monkeypatch.setattr(plotting, "plot_slice", lambda result, **kw: calls.append((result, kw)) or draw(result, **kw))
+    net = c6_network(SEED)
+    X, _ = sample_inputs(net, 30, rng=SEED, threshold=0.1)
+    result = run_study(net, X=X, rules=("z+",), sweep=0, sanity=False, proofs=False)
+    paths = write_figures(result, tmp_path)
+    assert str(tmp_path / "slice.png") in paths
+    assert (tmp_path / "slice.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (regions, kw), = calls
+    info = result.slice
+    assert regions is info["regions"] and kw["highlight"] == info["input_region"]
+    # x at (0, 0) and its two roots at (1, 0), (0, 1), coloured by their verdicts
+    st, _ = regions.to_plane(kw["points"])
+    np.testing.assert_allclose(st, [[0, 0], [1, 0], [0, 1]], atol=1e-12)
+    colours = ["tab:green" if inside else "tab:red" for inside in info["inside"]]
+    assert kw["point_colors"] == ["black"] + colours
+    assert [label.split(" (")[-1] for label in kw["labels"][1:]] == \
+        [("inside)" if inside else "outside)") for inside in info["inside"]]
+
+
 def test_c7_analogue_zplus_maps_change_less_than_gradient_x_input():
     # [S20] / C7: z+ maps hardly depend on which output is explained; gradient x input does.
     net = c6_network(SEED)

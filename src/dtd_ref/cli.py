@@ -71,6 +71,12 @@ def _common(p, *, authors: bool = False) -> None:
     p.add_argument("--output", type=int, default=0, metavar="J", help="explained output (default 0)")
 
 
+def _box(p) -> None:
+    """--low / --high: the input box of the zB rule."""
+    p.add_argument("--low", type=_finite, metavar="L", help="lower end of the zB box")
+    p.add_argument("--high", type=_finite, metavar="H", help="upper end of the zB box")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, formatter_class=_formatter, description=(
         "dtd-ref: a reference implementation of the Deep Taylor Decomposition with exact checks.\n\n"
@@ -121,8 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--convention", choices=("exact", "authors", "both"), default="both", help="root convention")
     p.add_argument("--layers", type=int, nargs="+", metavar="K", help="affine layers to analyse (default all)")
     p.add_argument("--all-outputs", action="store_true", help="judge on every output unit (the authors' test)")
-    p.add_argument("--low", type=_finite, metavar="L", help="lower end of the zB box")
-    p.add_argument("--high", type=_finite, metavar="H", help="upper end of the zB box")
+    _box(p)
     p.add_argument("--exact", action="store_true", help="decide every verdict in rationals")
     p.add_argument("--json", metavar="FILE", help="also write the summaries (and every root) as JSON")
     p.set_defaults(func=_roots)
@@ -155,8 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", metavar="FILE", required=True, help="inputs, shape (n, d), (d,) or image-shaped")
     p.add_argument("--rule", required=True, metavar="RULE", help="rule for every layer")
     p.add_argument("--first-rule", metavar="RULE", help="rule for the input layer only (e.g. zB)")
-    p.add_argument("--low", type=_finite, metavar="L", help="lower end of the zB box")
-    p.add_argument("--high", type=_finite, metavar="H", help="upper end of the zB box")
+    _box(p)
     p.add_argument("--convention", choices=("exact", "authors"), default="exact", help="root convention")
     p.add_argument("--out", default="relevance.npy", metavar="FILE", help="relevance file .npy or .json")
     p.add_argument("--heatmap", metavar="PNG", help="heatmap of the relevance (image-shaped inputs)")
@@ -281,27 +285,23 @@ def _regions(args) -> int:
 
 
 def _draw_slice(net, x, points, args) -> None:
+    """Slice through x (and the first two --points, or two random directions) drawn by plotting.plot_slice."""
+    from . import plotting
     from .slices import slice_regions
 
     plt = _pyplot("--slice")
     if points is not None and points.shape[0] >= 2:
         u, v, bounds = points[0] - x, points[1] - x, ((-0.25, 1.25), (-0.25, 1.25))
+        marks, labels = np.vstack([x, points[:2]]), ["input 0", "point 0", "point 1"]
     else:
         gen = np.random.default_rng(args.seed)
         u, v = gen.standard_normal((2, x.size))
         bounds = ((-1.0, 1.0), (-1.0, 1.0))
+        marks, labels = x[None, :], ["input 0"]
     regions = slice_regions(net, x, u, v, bounds=bounds)
-    from matplotlib.patches import Polygon
-
-    fig, ax = plt.subplots(figsize=(5, 5))
-    colours = np.random.default_rng(0).uniform(0.35, 0.95, size=(len(regions), 3))
-    for k, polygon in enumerate(regions.polygons):
-        ax.add_patch(Polygon(np.asarray(polygon, float), facecolor=colours[k], edgecolor="0.3", linewidth=0.3))
-    ax.plot([0], [0], "ko")
-    ax.set_xlim(*bounds[0])
-    ax.set_ylim(*bounds[1])
-    ax.set_title(f"{len(regions)} linear regions around input 0", fontsize=9)
-    fig.savefig(args.slice, dpi=120)
+    located = int(regions.locate(x[None, :])[0])
+    fig = plotting.plot_slice(regions, points=marks, labels=labels, highlight=located if located >= 0 else None,
+                              title=f"{len(regions)} linear regions around input 0", path=args.slice, dpi=120)
     plt.close(fig)
     print(f"wrote {args.slice} ({len(regions)} regions)")
 

@@ -82,6 +82,14 @@ def write_figures(result, out_dir) -> list:
     return paths
 
 
+def _save(plt, fig, path) -> str:
+    """Lay out, write as PNG and close the figure; returns the path."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def _bar_figure(plt, result, path) -> str:
     rows = [r for r in result.rows if r["layer"] == 0]
     labels = [f"{r['rule']}\n{r['convention']}" for r in rows]
@@ -93,38 +101,25 @@ def _bar_figure(plt, result, path) -> str:
     ax.set_ylabel("%")
     ax.set_title("Input-layer roots outside their valid region")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _slice_figure(plt, info, path) -> str:
-    from matplotlib.patches import Polygon
+    """The slice by :func:`dtd_ref.plotting.plot_slice`: x and its two roots joined, x's own region highlighted.
+
+    x sits at (0, 0), the roots at (1, 0) and (0, 1), green when inside their valid region and red when outside.
+    """
+    from . import plotting
 
     regions = info["regions"]
-    fig, ax = plt.subplots(figsize=(5, 5))
-    colours = np.random.default_rng(0).uniform(0.35, 0.95, size=(len(regions), 3))
-    for k, polygon in enumerate(regions.polygons):
-        face = (1.0, 0.85, 0.4) if k == info["input_region"] else colours[k]
-        ax.add_patch(Polygon(np.asarray(polygon, dtype=float), closed=True, facecolor=face, edgecolor="0.3",
-                             linewidth=0.3))
-    ax.plot([0], [0], "ko", label="input x")
-    for (s, t), inside, neuron in zip(((1, 0), (0, 1)), info["inside"], info["neurons"]):
-        ax.plot([0, s], [0, t], "-", color="0.2", linewidth=0.8)
-        ax.plot([s], [t], "o", color="tab:green" if inside else "tab:red",
-                label=f"root of neuron {neuron} ({'inside' if inside else 'outside'})")
-    (s_lo, s_hi), (t_lo, t_hi) = np.asarray(regions.bounds, dtype=float)
-    ax.set_xlim(s_lo, s_hi)
-    ax.set_ylim(t_lo, t_hi)
-    ax.set_aspect("equal")
-    ax.set_title(f"{info['rule']} roots of input {info['input']}: {info['n_regions']} regions (x's region yellow)",
-                 fontsize=8)
-    ax.legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    verdicts = ["inside" if inside else "outside" for inside in info["inside"]]
+    fig = plotting.plot_slice(
+        regions, points=regions.to_input([[0, 0], [1, 0], [0, 1]]),
+        labels=["x"] + [f"root {neuron} ({v})" for neuron, v in zip(info["neurons"], verdicts)],
+        point_colors=["black"] + ["tab:green" if v == "inside" else "tab:red" for v in verdicts],
+        highlight=info["input_region"] if info["input_region"] >= 0 else None,
+        title=f"{info['rule']} roots of input {info['input']}: {info['n_regions']} regions (x's region yellow)")
+    return _save(plt, fig, path)
 
 
 def _sensitivity_figure(plt, sensitivity, path) -> str:
@@ -137,7 +132,4 @@ def _sensitivity_figure(plt, sensitivity, path) -> str:
     ax.set_ylabel("Pearson correlation")
     ax.set_title("Sensitivity-n")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
