@@ -176,6 +176,15 @@ def test_regions_slice_is_drawn_by_plot_slice(with_points, small_net, inputs, tm
     assert kw["highlight"] == result.locate(X[:1])[0] >= 0
 
 
+def test_drawing_without_matplotlib_is_a_one_line_error(small_net, inputs, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)   # import matplotlib now raises ImportError
+    code, _, err = run(["regions", "--network", small_net[1], "--input", inputs[1], "--slice", tmp_path / "s.png"],
+                       capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "--slice: drawing needs matplotlib: pip install 'dtd-ref[plot]'" in err
+    assert not (tmp_path / "s.png").exists()
+
+
 def test_prove_reports_every_claim_and_fails_on_a_failed_proof(monkeypatch, capsys):
     import proofs
 

@@ -119,6 +119,16 @@ def test_slice_figure_is_drawn_by_plot_slice(tmp_path, monkeypatch):
         [("inside)" if inside else "outside)") for inside in info["inside"]]
 
 
+def test_no_figures_without_matplotlib(tmp_path, monkeypatch):
+    import sys
+
+    from dtd_ref.study_figures import write_figures
+
+    result = run_study(samples=10, rules=("z+",), sweep=0, sanity=False, proofs=False)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)   # import matplotlib now raises ImportError
+    assert write_figures(result, tmp_path) == [] and not list(tmp_path.iterdir())
+
+
 def test_c7_analogue_zplus_maps_change_less_than_gradient_x_input():
     # [S20] / C7: z+ maps hardly depend on which output is explained; gradient x input does.
     net = c6_network(SEED)

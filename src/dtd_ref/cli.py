@@ -307,14 +307,12 @@ def _draw_slice(net, x, points, args) -> None:
 
 
 def _pyplot(option: str):
-    try:
-        import matplotlib
+    from .plotting import _file_pyplot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    try:
+        return _file_pyplot()
     except ImportError:
         raise CLIError(f"{option}: drawing needs matplotlib: pip install 'dtd-ref[plot]'") from None
-    return plt
 
 
 def _explain(args) -> int:

@@ -17,15 +17,29 @@ __all__ = ["plot_slice", "region_colours", "HIGHLIGHT_COLOUR"]
 #: Face colour of a highlighted polygon (e.g. the input's own region); outside the range of :func:`region_colours`.
 HIGHLIGHT_COLOUR = (1.0, 0.85, 0.4)
 
+_MISSING = "dtd_ref.plotting needs matplotlib: pip install 'dtd-ref[plot]' (or pip install matplotlib)"
+
 
 def _pyplot():
     try:
         import matplotlib.pyplot as plt
         from matplotlib.collections import PolyCollection
     except ImportError as error:
-        raise ImportError("dtd_ref.plotting needs matplotlib: pip install 'dtd-ref[plot]' "
-                          "(or pip install matplotlib)") from error
+        raise ImportError(_MISSING) from error
     return plt, PolyCollection
+
+
+def _file_pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend, for code that only writes figures to files.
+
+    Raises ImportError (saying how to install matplotlib) when it is missing.
+    """
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise ImportError(_MISSING) from error
+    matplotlib.use("Agg")
+    return _pyplot()[0]
 
 
 def region_colours(patterns) -> np.ndarray:

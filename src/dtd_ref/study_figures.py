@@ -66,11 +66,10 @@ def root_slice(net, X, reports, *, output: int = 0) -> dict | None:
 
 def write_figures(result, out_dir) -> list:
     """PNG figures of a :class:`dtd_ref.study.StudyResult` in ``out_dir``; [] without matplotlib."""
-    try:
-        import matplotlib
+    from .plotting import _file_pyplot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    try:
+        plt = _file_pyplot()
     except ImportError:
         return []
     paths = [_bar_figure(plt, result, os.path.join(out_dir, "roots_outside.png"))]
