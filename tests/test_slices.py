@@ -73,19 +73,25 @@ def test_line_regions_matches_reference_exactly(case):
     np.testing.assert_array_equal(fast.patterns, slow.patterns)
 
 
-@given(network_and_segment())
-def test_line_regions_exact_invariants(case):
-    net, p, q = case
-    lr = slices.line_regions(net.to_exact(), to_fraction(p), to_fraction(q))
+def assert_exact_pieces(lr) -> list:
+    """Invariants of an exact LineRegions; returns its breakpoints as a list."""
     t = list(lr.t)
     assert t[0] == 0 and t[-1] == 1 and all(a < b for a, b in zip(t[:-1], t[1:]))
-    assert lr.patterns.shape == (len(t) - 1, sum(net.widths[1:-1]))
     # neighbours differ, and every midpoint has its piece's pattern
     assert all((a != b).any() for a, b in zip(lr.patterns[:-1], lr.patterns[1:]))
     np.testing.assert_array_equal(lr.net.trace(lr.midpoints).pattern_vector, lr.patterns)
     # the network is affine on each piece: the midpoint value is the mean of the end values, exactly
     ends, mids = lr.net(lr.points), lr.net(lr.midpoints)
     assert ((ends[:-1] + ends[1:]) / 2 == mids).all()
+    return t
+
+
+@given(network_and_segment())
+def test_line_regions_exact_invariants(case):
+    net, p, q = case
+    lr = slices.line_regions(net.to_exact(), to_fraction(p), to_fraction(q))
+    t = assert_exact_pieces(lr)
+    assert lr.patterns.shape == (len(t) - 1, sum(net.widths[1:-1]))
     # every inner breakpoint lies on a hinge: some unit has z == 0 there exactly
     pre = np.concatenate(lr.net.trace(lr.points[1:-1]).preactivations, axis=1) if len(t) > 2 else np.ones((0, 1))
     assert (pre == 0).any(axis=1).all()
@@ -279,12 +285,7 @@ def test_line_regions_max_pool_matches_pairwise_twin_exactly(case):
 def test_line_regions_max_pool_exact_invariants(case):
     net, p, q = case
     lr = slices.line_regions(net.to_exact(), to_fraction(p), to_fraction(q))
-    t = list(lr.t)
-    assert t[0] == 0 and t[-1] == 1 and all(a < b for a, b in zip(t[:-1], t[1:]))
-    assert all((a != b).any() for a, b in zip(lr.patterns[:-1], lr.patterns[1:]))
-    np.testing.assert_array_equal(lr.net.trace(lr.midpoints).pattern_vector, lr.patterns)
-    ends, mids = lr.net(lr.points), lr.net(lr.midpoints)
-    assert ((ends[:-1] + ends[1:]) / 2 == mids).all()
+    t = assert_exact_pieces(lr)
     # every inner breakpoint is a hinge (some ReLU z == 0) or a tie of two elements of one max-pool window
     if len(t) == 2:
         return
