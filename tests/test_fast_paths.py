@@ -10,7 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from dtd_ref import Dense
+from dtd_ref import Dense, LeakyReLU, ReLU, rules
+from dtd_ref.dtd import _relu_inputs, train_free_dtd
+from dtd_ref.network import Network
+from dtd_ref.pooling import MaxPool2d
 from dtd_ref.propagation import _keep, _negative_part, _positive_part, _square
 
 # every float64, including -0.0, NaN (with payloads), +-inf and subnormals
@@ -58,3 +61,45 @@ def test_cached_weights_follow_a_new_weight_array():
     after = layer.cached_weights(_positive_part)
     np.testing.assert_array_equal(before, [[1.0, 0.0]])
     np.testing.assert_array_equal(after, [[0.0, 2.0]])
+
+
+def _net(*layers):
+    return Network(list(layers))
+
+
+def test_zplus_still_refuses_negative_hidden_inputs_after_a_leaky_relu():
+    # the domain check is skipped only where the input is a ReLU output; LeakyReLU(0.5) passes -0.5 * 2 = -1 on
+    W1, W2 = np.array([[1.0], [-2.0]]), np.array([[1.0, 1.0]])
+    leaky = _net(Dense(W1, np.zeros(2)), LeakyReLU(0.5), Dense(W2, np.zeros(1)))
+    with pytest.raises(ValueError, match="affine layer 1"):
+        train_free_dtd(leaky, np.array([[1.0]]), rules.ZPlus(), output=0)
+    relu = _net(Dense(W1, np.zeros(2)), ReLU(), Dense(W2, np.zeros(1)))
+    # z = (1, -2): relu -> (1, 0); layer 1 gives R = 1 to unit 0 (z+ share 1 * 1 / 1), unit 1 is inactive
+    explanation = train_free_dtd(relu, np.array([[1.0]]), rules.ZPlus(), output=0)
+    np.testing.assert_array_equal(explanation.relevance[1], [[1.0, 0.0]])
+
+
+@pytest.mark.parametrize("group, known", [
+    ((ReLU(),), True), ((LeakyReLU(0.5),), False), ((ReLU(), LeakyReLU(0.5)), False), ((), False),
+    ((LeakyReLU(0.0),), True), ((ReLU(), MaxPool2d((1, 2, 2), 2)), True), ((MaxPool2d((1, 2, 2), 2),), False),
+])
+def test_relu_inputs_marks_only_relu_outputs(group, known):
+    assert _relu_inputs((group, ())) == (False, known)
+
+
+@pytest.mark.parametrize("rule", [rules.ZPlus(), rules.LRP0(), rules.Epsilon(0.25), rules.W2(), rules.AlphaBeta(2, 1)])
+def test_redistribute_leaves_its_inputs_alone_and_returns_read_only_unbooked_zeros(rule):
+    rng = np.random.default_rng(0)
+    layer = Dense(rng.standard_normal((4, 3)), rng.standard_normal(4))
+    a, R = rng.uniform(0, 1, (5, 3)), rng.standard_normal((5, 4))
+    z = layer.forward(a)
+    active = rng.uniform(size=(5, 4)) < 0.5
+    copies = [array.copy() for array in (a, R, z, active)]
+    _, ledger = rules.redistribute(rule, layer, a, R, z=z, active=active)
+    for before, after in zip(copies, (a, R, z, active)):
+        np.testing.assert_array_equal(before, after)
+    for key, entry in ledger.items():
+        assert entry.shape == R.shape
+        if not entry.flags.writeable:  # nothing booked: zeros
+            np.testing.assert_array_equal(entry, 0.0)
+    assert not ledger["skipped"].flags.writeable  # every denominator is nonzero here

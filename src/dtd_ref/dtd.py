@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_batch, check_index, is_exact
+from ._validation import check_index, is_exact
 from .layers import ReLU
 from .propagation import _redistribute, root_point
 
@@ -116,6 +116,15 @@ def activations_after(net) -> tuple:
     return tuple(groups)
 
 
+def _relu_inputs(groups) -> tuple:
+    """For every affine layer k, True if its input is a ReLU output (max-pooled or not), hence known to be >= 0."""
+    known = [False]
+    for group in groups[:-1]:
+        elementwise = [layer for layer in group if not hasattr(layer, "route_relevance")]
+        known.append(bool(elementwise) and all(getattr(layer, "negative_slope", None) == 0 for layer in elementwise))
+    return tuple(known)
+
+
 def _pool_after(net, groups, k: int):
     """(position in net.layers, activation index m) of the max-pool closing affine layer k's group, or None."""
     group = groups[k]
@@ -207,18 +216,20 @@ def train_free_dtd(net, x, rule_or_rules, *, output: int, convention: str = "exa
     L = len(net.affine_layers)
     rules = _per_layer(rule_or_rules, L)
     output = check_index(output, "output", net.out_features)
-    x2, single = as_batch(x, "x", net.in_features)
-    trace = net.trace(x2)
+    trace = net.trace(x)  # validates x as "x" (shape, finiteness; Fraction conversion for an exact network)
+    single = np.ndim(x) == 1
     exact = net.exact
     active = active_neurons(net, trace)
     skip = AUTHORS_SKIP_THRESHOLD if convention == "authors" else 0
     R = output_relevance(trace, output)
     relevance, roots, missing, ledger = [R], [None] * L, [None] * L, [None] * L
     groups = activations_after(net)
+    nonnegative = _relu_inputs(groups)
     for k in reversed(range(L)):
         layer, rule, a = net.affine_layers[k], rules[k], trace.a[k]
         R = route_down(net, trace, k, R, groups)
-        rule.check_input(a, "x" if k == 0 else f"x (activations entering affine layer {k})")
+        rule.check_input(a, "x" if k == 0 else f"x (activations entering affine layer {k})",
+                         nonnegative=nonnegative[k])
         if return_roots and (getattr(rule, "root_search", False) or getattr(rule, "constant_root", False)):
             numerator = trace.z[k] if convention == "exact" else R
             roots[k], missing[k] = root_point(rule, layer, a, numerator, active=active[k], skip_below=skip)

@@ -139,17 +139,19 @@ def _keep(mask, values, out=None):
     """``np.where(mask, values, 0.0)`` for float64 ``values``, bit for bit, but without branches.
 
     A random mask (half the neurons of a ReLU layer are inactive) makes ``np.where`` and masked assignment
-    mispredict a branch per entry, about 4x the cost of a plain arithmetic pass.  Here the mask becomes an integer
-    of all one bits (keep) or all zero bits (the pattern of +0.0), and one bitwise AND selects.  ``out`` may be
-    ``values`` itself.
+    mispredict a branch per entry, about 4x the cost of a plain arithmetic pass.  Here the bit pattern of every
+    value, read as an unsigned integer, is multiplied by its mask entry (1 or 0): the pattern itself or 0, which is
+    the pattern of +0.0 (a float product would give -0.0 or NaN instead).  ``out`` may be ``values`` itself.
     """
-    bits = np.negative(mask, dtype=np.uint64)  # True -> 2^64 - 1 (all ones), False -> 0
-    result = np.bitwise_and(values.view(np.uint64), bits, out=None if out is None else out.view(np.uint64))
+    result = np.multiply(values.view(np.uint64), mask, out=None if out is None else out.view(np.uint64))
     return result.view(np.float64)
 
 
-def _divide(num, den, ok):
-    """num / den where ``ok``, else 0; exact (Fraction) when either side is an object array."""
+def _divide(num, den, ok, *, in_place=False):
+    """num / den where ``ok``, else 0; exact (Fraction) when either side is an object array.
+
+    ``in_place=True`` (float64 only) writes the quotient into ``den``, which the caller no longer needs.
+    """
     if is_exact(num) or is_exact(den):
         num, den = np.broadcast_arrays(num, den)
         out = np.zeros(num.shape, dtype=object)
@@ -157,7 +159,7 @@ def _divide(num, den, ok):
         out[idx] = [Fraction(n) / d for n, d in zip(num[idx], den[idx])]
         return out
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.divide(num, den)
+        out = np.divide(num, den, out=den if in_place else None)
     return _keep(ok, out, out=out)  # also clears the inf / nan of zero denominators
 
 
@@ -274,7 +276,8 @@ def redistribute(rule, layer, a, R, *, z=None, active=None, skip_below=0):
         R_i = sum_parts coefficient * sum_j (sum_t u_ti h_t(w_ji)) / den_j R_j.
     ledger : dict of (n, d_out) arrays
         ``"bias"``, ``"epsilon"``, ``"skipped"``, ``"inactive"``: relevance of each neuron not passed on, so that
-        sum_i R_lower_i + sum_j sum_k ledger[k]_j = sum_j R_j (exactly in exact mode).
+        sum_i R_lower_i + sum_j sum_k ledger[k]_j = sum_j R_j (exactly in exact mode).  An entry the rule booked
+        nothing into is a read-only array of zeros (a broadcast view; copy it before writing).
 
     Notes
     -----
@@ -298,20 +301,21 @@ def _redistribute(rule, layer, a, R, z, active, skip_below, exact):
     ledger = dict.fromkeys(LEDGER_KEYS)
     lower = None
     b = layer.bias_vector()
+    n_active = np.count_nonzero(active)
     for part in rule.parts(a, exact):
         maps = [modified_maps(layer, _h(term, part.propagation)) for term in part.terms]
         den, bias, eps = _denominator(part, maps, a, z, b, exact)
         ok = _nonzero(den, skip_below)
         ok &= active
-        skipped = active & ~ok
-        if getattr(rule, "on_zero", "skip") == "raise" and skipped.any():
+        skipped = None if np.count_nonzero(ok) == n_active else active & ~ok  # ok is a subset of active
+        if skipped is not None and getattr(rule, "on_zero", "skip") == "raise":
             raise ValueError(f"rule: zero denominator for {int(np.sum(skipped))} active neurons and "
                              f"on_zero='raise'")
-        s = _divide(R, den, ok)
+        s = _divide(R, den, ok, in_place=not exact and den is not z and _owned(den))
         c = part.coefficient
         for term, (_, linear_T) in zip(part.terms, maps):
             share = linear_T(s)
-            if exact or share.base is not None or not share.flags.writeable:
+            if exact or not _owned(share):
                 share = share * term.u  # never write into memory a layer might still hold
             else:
                 np.multiply(share, term.u, out=share)
@@ -323,13 +327,19 @@ def _redistribute(rule, layer, a, R, z, active, skip_below, exact):
             ledger["bias"] = _add(ledger["bias"], cs * bias, exact)
         if eps is not None:
             ledger["epsilon"] = _add(ledger["epsilon"], cs * eps, exact)
-        if skipped.any():
+        if skipped is not None:
             ledger["skipped"] = _add(ledger["skipped"], c * np.where(skipped, R, 0), exact)
     ledger["inactive"] = np.where(active, 0, R) if exact else _keep(~active, R)
+    zero = np.broadcast_to(np.zeros((), dtype=object if exact else float), R.shape)
     for key, value in ledger.items():
-        if value is None:
-            ledger[key] = np.zeros(R.shape, dtype=object) if exact else np.zeros(R.shape)
+        if value is None:  # nothing booked: a read-only zero array that takes no memory
+            ledger[key] = zero
     return lower, ledger
+
+
+def _owned(array) -> bool:
+    """True for a fresh float64 result that no one else references (safe to overwrite)."""
+    return array.base is None and array.flags.writeable
 
 
 def _add(total, value, exact):

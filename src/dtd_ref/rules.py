@@ -98,8 +98,11 @@ class _Rule:
     root_search: ClassVar[bool] = False
     on_zero: str = "skip"
 
-    def check_input(self, a: np.ndarray, name: str) -> None:
-        """Raise ValueError if the layer input ``a`` (n, d_in) is outside the rule's domain."""
+    def check_input(self, a: np.ndarray, name: str, *, nonnegative: bool = False) -> None:
+        """Raise ValueError if the layer input ``a`` (n, d_in) is outside the rule's domain.
+
+        ``nonnegative=True`` says the caller knows that a >= 0 (a ReLU output), so a check of that alone is skipped.
+        """
 
     def direction(self, a: np.ndarray, exact: bool) -> tuple:
         raise ValueError(f"rule: {type(self).__name__} is not a root search; it has no search direction")
@@ -169,8 +172,8 @@ class ZPlus(_RootSearch):
         if self.negative_inputs not in ("raise", "allow"):
             raise ValueError(f"negative_inputs: expected 'raise' or 'allow', got {self.negative_inputs!r}")
 
-    def check_input(self, a, name):
-        if self.negative_inputs == "raise" and np.any(a < 0):
+    def check_input(self, a, name, *, nonnegative=False):
+        if self.negative_inputs == "raise" and not nonnegative and np.any(a < 0):
             raise ValueError(f"{name}: the z+ rule is defined on non-negative inputs, found {int(np.sum(a < 0))} "
                              f"negative entries in shape {a.shape}; use ZBox or W2 on this layer, or "
                              f"ZPlus(negative_inputs='allow')")
@@ -228,7 +231,7 @@ class ZBox(_RootSearch):
                                  f"{value.shape}")
         return (np.broadcast_to(_param(self.low, exact), (d,)), np.broadcast_to(_param(self.high, exact), (d,)))
 
-    def check_input(self, a, name):
+    def check_input(self, a, name, *, nonnegative=False):
         low, high = self._bounds(a, is_exact(a))
         outside = (a < low) | (a > high)
         if np.any(outside):
