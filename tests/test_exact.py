@@ -154,3 +154,12 @@ def test_exact_network_from_large_integer_parameters():
     b = to_fraction(np.array([-(2 ** 53 + 1)], dtype=np.int64))
     net = Network([Dense(W, b), ReLU()])
     assert net(np.array([2.0]))[0] == 2 ** 53 + 1
+
+
+def test_exact_network_takes_integer_inputs_beyond_float64():
+    # 2**53 + 1 is not a float64; through the exact network y = 1 * x + 0 it must come out unchanged.
+    from dtd_ref import Dense, Network
+
+    net = Network([Dense([[1]], [0])]).to_exact()
+    big = np.array([2**53 + 1], dtype=np.int64)
+    assert net(big)[0] == 2**53 + 1

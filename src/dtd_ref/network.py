@@ -133,12 +133,12 @@ class Network:
 
     # ------------------------------------------------------------------ inputs
     def _batch(self, x, name: str = "x") -> tuple[np.ndarray, bool]:
-        x2, single = as_batch(x, name, self.in_features)
-        if self.exact and not is_exact(x2):
-            from .exact import to_fraction
+        if self.exact:
+            from .exact import _fractions
 
-            x2 = to_fraction(x2)
-        elif not self.exact and is_exact(x2):
+            x = _fractions(x, name, ndim=(1, 2))  # lossless, integers of any size included
+        x2, single = as_batch(x, name, self.in_features)
+        if not self.exact and is_exact(x2):
             raise ValueError(f"{name}: exact (Fraction) input given to a float64 network; use to_exact(net) first")
         return x2, single
 
