@@ -103,3 +103,18 @@ def test_redistribute_leaves_its_inputs_alone_and_returns_read_only_unbooked_zer
         if not entry.flags.writeable:  # nothing booked: zeros
             np.testing.assert_array_equal(entry, 0.0)
     assert not ledger["skipped"].flags.writeable  # every denominator is nonzero here
+
+
+@pytest.mark.parametrize("a, raises", [
+    ([[0.0, 1.0]], False), ([[-0.0, 2.0]], False), ([[np.nan, 1.0]], False), ([[np.nan, -1.0]], True),
+    ([[3.0, -1e-300]], True),
+])
+def test_zplus_domain_check_by_minimum_agrees_with_the_entrywise_test(a, raises):
+    a = np.array(a)
+    assert bool(np.any(a < 0)) == raises  # the definition the shortcut must reproduce
+    if raises:
+        with pytest.raises(ValueError, match="non-negative"):
+            rules.ZPlus().check_input(a, "a")
+    else:
+        rules.ZPlus().check_input(a, "a")
+    rules.ZPlus().check_input(a, "a", nonnegative=True)  # the caller's guarantee skips the test

@@ -173,7 +173,10 @@ class ZPlus(_RootSearch):
             raise ValueError(f"negative_inputs: expected 'raise' or 'allow', got {self.negative_inputs!r}")
 
     def check_input(self, a, name, *, nonnegative=False):
-        if self.negative_inputs == "raise" and not nonnegative and np.any(a < 0):
+        if self.negative_inputs != "raise" or nonnegative or a.size == 0:
+            return
+        low = a.min()  # one reduction, no temporary; NaN (low != low) falls back to the entrywise test
+        if (low < 0 or low != low) and np.any(a < 0):
             raise ValueError(f"{name}: the z+ rule is defined on non-negative inputs, found {int(np.sum(a < 0))} "
                              f"negative entries in shape {a.shape}; use ZBox or W2 on this layer, or "
                              f"ZPlus(negative_inputs='allow')")
