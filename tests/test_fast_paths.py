@@ -14,7 +14,7 @@ from dtd_ref import Dense, LeakyReLU, ReLU, rules
 from dtd_ref.dtd import _relu_inputs, train_free_dtd
 from dtd_ref.network import Network
 from dtd_ref.pooling import MaxPool2d
-from dtd_ref.propagation import _keep, _negative_part, _positive_part, _square
+from dtd_ref.propagation import _keep, _negative_part, _positive_part, _signed, _square
 
 # every float64, including -0.0, NaN (with payloads), +-inf and subnormals
 ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True)
@@ -33,6 +33,14 @@ def test_keep_is_np_where_with_zero_bit_for_bit(data, shape):
     in_place = values.copy()
     assert _keep(mask, in_place, out=in_place) is not None
     np.testing.assert_array_equal(_bits(in_place), _bits(expected))
+
+
+@given(data=st.data(), shape=hnp.array_shapes(min_dims=1, max_dims=2, max_side=6),
+       epsilon=st.floats(min_value=0.0, allow_infinity=False) | st.sampled_from([0.0, -0.0, 5e-324, 1e308]))
+def test_signed_epsilon_is_np_where_bit_for_bit(data, shape, epsilon):
+    z = data.draw(hnp.arrays(np.float64, shape, elements=ANY_FLOAT))
+    expected = np.where(z >= 0, epsilon, -epsilon)  # sign(0) = +1, NaN counts as negative (not z >= 0)
+    np.testing.assert_array_equal(_bits(_signed(epsilon, z, False)), _bits(expected))
 
 
 def test_keep_clears_negative_zero_and_keeps_it_where_asked():

@@ -189,9 +189,24 @@ def _denominator(part, maps, a, z, b, exact):
             den = den + bias
     eps = None
     if part.epsilon is not None:
-        eps = np.where(z >= 0, part.epsilon, -part.epsilon)  # sign(0) = +1
+        eps = _signed(part.epsilon, z, exact)
         den = den + eps
     return den, bias, eps
+
+
+def _signed(epsilon, z, exact):
+    """epsilon sign(z) with sign(0) = +1, i.e. ``np.where(z >= 0, epsilon, -epsilon)``, shape of z.
+
+    For float64 and epsilon >= +0.0, bit for bit the same without a branch per entry: the sign bit of every entry
+    with not z >= 0 is set on the bit pattern of epsilon.
+    """
+    if exact or np.signbit(epsilon):
+        return np.where(z >= 0, epsilon, -epsilon)
+    negative = np.greater_equal(z, 0)
+    np.logical_not(negative, out=negative)
+    bits = np.multiply(negative, np.uint64(1 << 63))
+    np.bitwise_or(bits, np.float64(epsilon).view(np.uint64), out=bits)
+    return bits.view(np.float64)
 
 
 # ---------------------------------------------------------------------------------------------------- generic API
