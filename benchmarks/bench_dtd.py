@@ -7,6 +7,10 @@ load hits all of them alike) and the ratios that matter:
 * against zennit's z+ / epsilon on torch CPU in float64 (target: faster than zennit), after checking that both
   compute the same relevance (max relative difference printed).
 
+The row "numpy z+ products only" times the matrix products z+ needs and nothing else (a bare forward pass, then
+a W+^T and s W+ per layer): the floor of any NumPy implementation, against which the elementwise work of the real
+z+ (division, masks, ledger, products with a) can be read off.
+
 Run:  python3 benchmarks/bench_dtd.py [--repeats 15] [--batch 256] [--threads 1]
 ``--threads`` fixes the BLAS threads of NumPy (OpenBLAS) and torch alike (set before NumPy is imported), so both
 libraries get the same cores.  Without torch / zennit installed only the dtd-ref rows are printed.
@@ -108,6 +112,25 @@ def _bare_forward(net):
     return run
 
 
+def _zplus_products(net, x):
+    """The matrix products z+ cannot avoid, alone: the bare forward, then per layer a W+^T and s W+ (s of the same
+    shape as the real one, drawn once).  What is left of the z+ time above this row is elementwise work."""
+    forward = _bare_forward(net)
+    layers = [(np.maximum(layer.W, 0.0), layer.out_features) for layer in net.affine_layers]
+    a = [x]
+    for layer in net.affine_layers[:-1]:
+        a.append(np.maximum(a[-1] @ layer.W.T + layer.b, 0.0))
+    s = [np.random.default_rng(2).random((x.shape[0], width)) for _, width in layers]
+
+    def run():
+        forward(x)
+        for k, (Wp, _) in enumerate(layers):
+            a[k] @ Wp.T
+            s[k] @ Wp
+
+    return run
+
+
 def _machine() -> str:
     model = "unknown cpu"
     try:
@@ -135,6 +158,7 @@ def main(argv=None) -> None:
     methods = {
         "dtd-ref forward net(x)": lambda: net(x),
         "numpy bare forward": lambda: bare(x),
+        "numpy z+ products only": _zplus_products(net, x),
         "dtd-ref train-free z+": lambda: train_free_dtd(net, x, rules.ZPlus(), output=output, return_roots=False),
         "dtd-ref train-free epsilon": lambda: train_free_dtd(net, x, rules.Epsilon(1e-6), output=output,
                                                              return_roots=False),
