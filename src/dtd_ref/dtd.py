@@ -46,6 +46,7 @@ class Explanation:
         ``missing[k]`` (n, d_{k+1}): True where a neuron has no root.
     ledger : tuple of L dicts
         ``ledger[k][name]`` (n, d_{k+1}): relevance of neuron j of layer k not passed to layer k's input, by cause.
+        A cause the rule booked nothing into is a read-only array of zeros (copy it before writing).
     output : int
         The explained output xi.
     method : tuple
