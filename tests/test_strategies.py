@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from dtd_ref import Dense, LeakyReLU, Network, ReLU, to_float
 from dtd_ref import strategies as dst
+from dtd_ref.pooling import MaxPool2d
 
 
 def on_grid(array, denominator, bound):
@@ -121,6 +122,39 @@ def test_on_hinge_detects_exact_zeros_only():
     assert not dst.on_hinge(dead, np.array([0.5]))[0]
 
 
+def window(rows):
+    """One max-pool window over the two units ``Dense(rows)`` x (input shape (1, 1, 2)), then the identity."""
+    return Network([Dense(rows, [0.0, 0.0]), MaxPool2d((1, 1, 2), (1, 2)), Dense([[1.0]], [0.0])])
+
+
+def test_on_hinge_counts_bending_max_pool_ties_only():
+    # max(x_0, x_1): the tie x_0 = x_1 is where f bends; a window input equal to 0 is no hinge at all.
+    net = window(np.eye(2))
+    points = np.array([[1, 1], [1, Fraction(1, 2)], [0, -1]], dtype=object)
+    np.testing.assert_array_equal(dst.on_hinge(net, points), [True, False, False])
+    same = window([[1.0, 0.0], [1.0, 0.0]])                          # max(x_0, x_0): tied everywhere, never bends
+    assert not dst.on_hinge(same, np.array([1, 1], dtype=object))[0]
+
+
+@st.composite
+def pooled_networks(draw):
+    """Dense(2 -> 4), max-pool windows of 2 over (1, 2, 2), Dense(2 -> 2), ReLU; small nonzero integer weights."""
+    ints = st.sampled_from([-2.0, -1.0, 1.0, 2.0])
+    W1 = np.array(draw(st.lists(ints, min_size=8, max_size=8))).reshape(4, 2)
+    W2 = np.array(draw(st.lists(ints, min_size=4, max_size=4))).reshape(2, 2)
+    b1, b2 = (np.array(draw(st.lists(st.integers(-2, 2).map(float), min_size=k, max_size=k))) for k in (4, 2))
+    return Network([Dense(W1, b1), MaxPool2d((1, 2, 2), (1, 2)), Dense(W2, b2), ReLU()])
+
+
+@given(pooled_networks(), dst.data())
+def test_hinge_points_behind_a_max_pool_lie_exactly_on_a_relu_unit(net, data):
+    # The walk crosses the pool's ties on its way (the pooled map changes its slope there); the hinge is a zero of
+    # the ReLU's pre-activation, never of a window element (the pool has no hinge at z = 0).
+    hinge = data.draw(dst.hinge_points(net))
+    assert hinge.layer == 1
+    assert net.to_exact().trace(hinge.x).preactivations[1][0, hinge.unit] == 0
+
+
 @pytest.mark.parametrize("build, match", [
     (lambda: dst.networks(min_depth=0), "min_depth"),
     (lambda: dst.networks(min_depth=3, max_depth=2), "min_depth=3 exceeds max_depth=2"),
@@ -150,6 +184,8 @@ def test_on_hinge_detects_exact_zeros_only():
     (lambda: dst.hinge_points(Network([Dense([[1.0]], [0.0]), ReLU()]), layer=0, unit=1), "unit"),
     (lambda: dst.hinge_points(Network([Dense([[1.0]], [0.0]), ReLU()]), unit=0), "unit: needs layer"),
     (lambda: dst.near_hinge_points(Network([Dense([[1.0]], [0.0]), ReLU()]), max_offset=0), "max_offset"),
+    (lambda: dst.hinge_points(window(np.eye(2))), "no activation layer of the ReLU family"),
+    (lambda: dst.hinge_points(Network(window(np.eye(2)).layers + (ReLU(),)), layer=0), "ReLU-family layers only"),
 ])
 def test_bad_bounds_are_rejected_when_the_strategy_is_built(build, match):
     with pytest.raises(ValueError, match=match):

@@ -151,34 +151,6 @@ def test_taylor_is_exact_towards_points_of_the_same_piece(net, data):
     assert_taylor_exact(exact_net, x, root)
 
 
-# ---------------------------------------------------------------------------------------------------- ray walks
-@given(dst.networks(**SMALL, negative_slope=0.5), dst.data())
-def test_one_sided_trace_matches_its_loop_twin(net, data):
-    x = data.draw(dst.inputs(net, batch=3, denominator=2, exact=True))
-    u = data.draw(dst.inputs(net, batch=3, denominator=2, exact=True))
-    exact_net = net.to_exact()
-    fast_layers, fast_out, fast_dout = _lines.one_sided_trace(exact_net, x, u)
-    slow_layers, slow_out, slow_dout = ref.one_sided_trace(exact_net, x, u)
-    for (z, dz, p), (z2, dz2, p2) in zip(fast_layers, slow_layers):
-        assert_exact_equal(z, z2)
-        assert_exact_equal(dz, dz2)
-        np.testing.assert_array_equal(p, p2)
-    assert_exact_equal(fast_out, slow_out)
-    assert_exact_equal(fast_dout, slow_dout)
-
-
-def test_one_sided_pattern_at_a_hinge_follows_the_direction():
-    net = ramp().to_exact()
-    x = to_fraction(np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]]))
-    u = to_fraction(np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]]))
-    (z, dz, pattern), = _lines.one_sided_trace(net, x, u)[0]
-    np.testing.assert_array_equal(pattern[:, 0], [True, False, False])
-    assert_exact_equal(dz[:, 0], [1, -1, 0])
-    leaky = Network([Dense([[1.0]], [0.0]), LeakyReLU(0.5)]).to_exact()
-    _, out, dout = _lines.one_sided_trace(leaky, to_fraction(np.zeros((1, 1))), to_fraction(-np.ones((1, 1))))
-    assert_exact_equal(dout, [[Fraction(-1, 2)]])
-
-
 def test_assert_conserves_takes_single_exact_samples_and_a_scalar_ledger():
     # Single (unbatched) exact relevance vectors: sum (1/2, 1/3) + 1/6 = 1, and 1 != 2 must fail.
     from fractions import Fraction as F

@@ -14,6 +14,7 @@ import numpy as np
 
 from ._lines import first_zero_on_ray
 from .exact import to_fraction, to_float
+from .layers import ReLU
 from .network import Network
 
 
@@ -30,18 +31,22 @@ MAX_RAY_PIECES = 200  # affine pieces a hinge walk may cross before giving up on
 
 
 def on_hinge(net: Network, x) -> np.ndarray:
-    """Bool (n,): some unit has z = 0 exactly at x while its pre-activation is not constant near x.
+    """Bool (n,): x lies on a hinge, a boundary of its linear region where f can bend.
 
-    Decided in exact arithmetic.  A unit whose gradient row on x's region is zero (z_k = A_k x + c_k with A_k = 0)
-    does not bend f near x, so z_k = 0 there does not count.
+    Decided in exact arithmetic from every activation layer's ``region_rows`` on x's region: some row is tight at x
+    (slack 0) and not identically zero in x.  For a ReLU-family unit that is z_k = 0 with a nonzero gradient row A_k;
+    for a max-pool window element i it is a tie z_i = z_winner with A_i != A_winner.  A unit whose gradient row on
+    x's region is zero (z_k = A_k x + c_k with A_k = 0) does not bend f near x, so z_k = 0 there does not count.
     """
     exact_net = net.to_exact()
     x2 = np.atleast_2d(to_fraction(x))
-    trace = exact_net.trace(x2)
+    patterns = exact_net.trace(x2).patterns
     result = np.zeros(x2.shape[0], dtype=bool)
-    for (A, _), z in zip(exact_net.preactivation_maps(trace.patterns), trace.preactivations):
-        bends = np.any(np.asarray(A != 0, dtype=bool), axis=2)
-        result |= np.any(np.asarray(z == 0, dtype=bool) & bends, axis=1)
+    for act, s, (A, c) in zip(exact_net.activation_layers, patterns, exact_net.preactivation_maps(patterns)):
+        G, h = act.region_rows(s, A, c)
+        tight = np.asarray(h - (G @ x2[:, :, None])[..., 0] == 0, dtype=bool)
+        bends = np.any(np.asarray(G != 0, dtype=bool), axis=2)
+        result |= np.any(tight & bends, axis=1)
     return result
 
 
@@ -92,23 +97,18 @@ class NearHingePoint(NamedTuple):
     direction: np.ndarray
 
 
-def _units(net: Network) -> list:
-    units, width = [], net.in_features
-    for layer in net.layers:
-        if layer.kind == "affine":
-            width = layer.out_features
-        else:
-            units.append(width)
-    return units
-
-
 def _check_unit(net: Network, layer, unit):
-    sizes = _units(net)
-    if not sizes:
-        raise ValueError(f"net: has no activation layer, so no hinges ({net!r})")
+    """Pattern widths of the hinge layers (ReLU family; None for other activation layers), after checking the
+    requested layer and unit."""
+    sizes = [size if isinstance(act, ReLU) else None for act, size in zip(net.activation_layers, net.pattern_widths)]
+    if not any(size is not None for size in sizes):
+        raise ValueError(f"net: has no activation layer of the ReLU family, so no hinge at z = 0 ({net!r})")
     if layer is not None and (isinstance(layer, bool) or not isinstance(layer, numbers.Integral)
                               or not 0 <= layer < len(sizes)):
         raise ValueError(f"layer: expected an activation-layer index in [0, {len(sizes)}), got {layer!r}")
+    if layer is not None and sizes[layer] is None:
+        raise ValueError(f"layer: activation layer {layer} is {net.activation_layers[layer]!r}; hinge points are "
+                         f"drawn on ReLU-family layers only (a max-pool hinge is a tie, not z = 0)")
     if unit is not None:
         if layer is None:
             raise ValueError("unit: needs layer as well")
@@ -127,9 +127,11 @@ def hinge_points(net: Network, *, layer: int | None = None, unit: int | None = N
     Parameters
     ----------
     net : Network
-        Any network with at least one activation layer (float networks are converted with ``to_exact``).
+        Any network with at least one ReLU or LeakyReLU layer (float networks are converted with ``to_exact``);
+        max-pool layers may sit anywhere, the walk crosses their ties.
     layer, unit : int, optional
-        The activation layer m and unit j; drawn when None (then units without a reachable hinge are skipped).
+        The activation layer m (ReLU family) and unit j; drawn when None (among the ReLU-family layers; units
+        without a reachable hinge are skipped).
     bound, denominator
         Grid of the start point.
 
@@ -147,7 +149,7 @@ def hinge_points(net: Network, *, layer: int | None = None, unit: int | None = N
     bound = _strategies()._check_positive(bound, "bound")
     denominator = _strategies()._check_int(denominator, "denominator")
     exact_net = net.to_exact()
-    candidates = [(m, j) for m, size in enumerate(sizes) for j in range(size)
+    candidates = [(m, j) for m, size in enumerate(sizes) if size is not None for j in range(size)
                   if (layer is None or m == layer) and (unit is None or j == unit)]
 
     @st.composite

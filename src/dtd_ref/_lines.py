@@ -1,60 +1,93 @@
-"""Exact walks along rays: one-sided activation patterns and the first zero of a unit's pre-activation.
+"""Exact walks along rays: one-sided activation patterns, the pieces of a ray and the first zero of a unit.
 
-Shared by :mod:`dtd_ref.strategies` (points exactly on a hinge) and :mod:`dtd_ref.testing` (is a segment inside one
-affine piece?).  On a ray x(s) = x + s u, s >= 0, every pre-activation is continuous and piecewise affine in s.  The
-pattern "just after" s = 0 is decided by forward-mode differentiation with a one-sided rule: a unit is active on
-(0, eps) iff z > 0, or z = 0 and dz/ds > 0.  On exact (Fraction) arrays nothing here uses a tolerance.
+Shared by :mod:`dtd_ref.segments` (``line_regions``), :mod:`dtd_ref.root_finders` (the region of a point on the side
+of a direction), :mod:`dtd_ref.strategies` (points exactly on a hinge) and the tests (is a segment inside one affine
+piece?).  On a ray x(s) = x + s u, s >= 0, every pre-activation is continuous and piecewise affine in s.  The pattern
+"just after" s = 0 is decided by forward-mode differentiation with each activation layer's ``pattern_towards``: a
+ReLU unit is active on (0, eps) iff z > 0, or z = 0 and dz/ds > 0; a max-pool tie goes to the element with the
+largest dz/ds.  The current piece ends where the first of the layers' region rows closes.  On exact (Fraction) arrays
+nothing here uses a tolerance.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["one_sided_trace", "first_zero_on_ray", "segment_is_affine"]
+from .layers import ReLU
+
+__all__ = ["one_sided_trace", "ray_rows", "next_crossing", "first_zero_on_ray", "segment_is_affine"]
 
 
 def one_sided_trace(net, x: np.ndarray, u: np.ndarray):
-    """Pre-activations, their derivatives along u and the one-sided patterns on the ray x + s u, s -> 0+.
+    """Layer inputs, their derivatives along u and the one-sided patterns on the ray x + s u, s -> 0+.
 
     Parameters
     ----------
     net : Network
+        Affine layers with ReLU, LeakyReLU or MaxPool2d activations.
     x, u : (n, d_in)
         Base points and directions (same dtype family as the network).
 
     Returns
     -------
-    layers : list of (z, dz, pattern), one per activation layer m, each of shape (n, d_m)
-        z_m(x + s u) = z + s dz for 0 <= s <= (end of the current piece); pattern = (z > 0) | (z == 0 & dz > 0).
+    layers : list of (z, dz, pattern), one per activation layer m
+        z, dz of shape (n, d_m): the layer's input is z + s dz for 0 <= s <= (end of the current piece).
+        pattern of shape (n, ``net.pattern_widths[m]``): ``layer.pattern_towards(z, dz)``, the pattern on (0, eps).
     out, dout : (n, d_out)
         The network output and its derivative along u on that piece.
 
     Notes
     -----
     Forward mode: an affine layer maps (v, t) -> (W v + b, W t); an activation with one-sided pattern s maps
-    (v, t) -> (D_s v, D_s t) with D_s the diagonal of slopes.
+    (v, t) -> (D_s v, D_s t), D_s its linear map on the region of s (diagonal slopes for the ReLU family, the
+    selection of every window's winner for max pooling).
     """
     v, t, layers = x, u, []
     for layer in net.layers:
         if layer.kind == "affine":
             v, t = layer.forward(v), layer.linear(t)
         else:
-            pattern = np.asarray((v > 0) | ((v == 0) & (t > 0)), dtype=bool)
+            pattern = layer.pattern_towards(v, t)
             layers.append((v, t, pattern))
             v, t = layer.apply_pattern(pattern, v), layer.apply_pattern(pattern, t)
     return layers, v, t
 
 
-def _piece_end(layers) -> object:
-    """Smallest s > 0 at which one of the given units changes sign, or None if none does (single ray)."""
-    end = None
-    for z, dz, _ in layers:
-        z, dz = z[0], dz[0]
-        crossing = (z * dz) < 0
-        if np.any(crossing):
-            candidate = min(-zi / dzi for zi, dzi, c in zip(z, dz, crossing) if c)
-            end = candidate if end is None or candidate < end else end
-    return end
+def ray_rows(net, layers):
+    """Every region row of the current piece of a ray, as slack h and closing rate G: the row holds while G s <= h.
+
+    Parameters
+    ----------
+    net : Network
+    layers : list of (z, dz, pattern)
+        The first ``len(layers)`` entries of ``one_sided_trace(net, x, u)[0]`` (a prefix selects the layers below).
+
+    Returns
+    -------
+    h, G : (n, R)
+        R = sum of the pattern widths of those layers.  h >= 0 is the slack at s = 0 and a row with G > 0 closes at
+        s = h / G.  For a ReLU unit h = |z| and G = -dz (active) or dz (inactive); for a max-pool window element i
+        with winner w, h = z_w - z_i and G = dz_i - dz_w (the element overtakes the winner).
+
+    Notes
+    -----
+    Each activation layer's ``region_rows(pattern, A, c)`` with the layer input written as an affine map of the step
+    s, z(s) = dz s + z (A = dz as (n, d_m, 1), c = z).
+    """
+    rows = [act.region_rows(s, dz[:, :, None], z) for act, (z, dz, s) in zip(net.activation_layers, layers)]
+    if not rows:
+        n = layers[0][0].shape[0] if layers else 1
+        empty = np.zeros((n, 0), dtype=object if net.exact else float)
+        return empty, empty
+    return np.concatenate([h for _, h in rows], axis=1), np.concatenate([G[..., 0] for G, _ in rows], axis=1)
+
+
+def next_crossing(h: np.ndarray, G: np.ndarray):
+    """Smallest step s > 0 at which a row of one ray closes (h - G s = 0 with G > 0), or None; h, G of shape (R,)."""
+    closing = np.asarray(G > 0, dtype=bool)
+    if not closing.any():
+        return None
+    return min(h[closing] / G[closing])
 
 
 def first_zero_on_ray(net, x: np.ndarray, u: np.ndarray, layer: int, unit: int, *, max_pieces: int = 1000):
@@ -63,27 +96,39 @@ def first_zero_on_ray(net, x: np.ndarray, u: np.ndarray, layer: int, unit: int, 
     Parameters
     ----------
     net : Network (exact)
+        Any activation layers below ``layer`` (ReLU family or max pooling).
     x, u : (d_in,) exact arrays
     layer, unit : int
-        Activation layer m and unit j: the target is z_{m, j}(x + s u) = 0.
+        Activation layer m, which must be a ReLU or LeakyReLU, and its unit j: the target is z_{m, j}(x + s u) = 0.
 
     Returns
     -------
     (d_in,) exact array or None
         None if no zero is found within ``max_pieces`` affine pieces of the ray.
 
+    Raises
+    ------
+    ValueError
+        If activation layer m is not of the ReLU family: a max-pool layer has no hinge at z = 0 (its hinges are ties
+        between window elements).
+
     Notes
     -----
-    Only the patterns of activation layers before m shape z_{m, j}; the walk jumps from piece to piece at their
-    sign changes and solves z + s dz = 0 on each piece.
+    Only the patterns of activation layers before m shape z_{m, j}; the walk jumps from piece to piece where the
+    first of their region rows closes (:func:`ray_rows`) and solves z + s dz = 0 on each piece.
     """
+    target = net.activation_layers[layer]
+    if not isinstance(target, ReLU):
+        raise ValueError(f"layer: activation layer {layer} is {target!r}; only ReLU-family units have a hinge at "
+                         f"z = 0 (a max-pool hinge is a tie between window elements)")
     point = x
     for _ in range(max_pieces):
         layers, _, _ = one_sided_trace(net, point[None, :], u[None, :])
         z, dz = layers[layer][0][0, unit], layers[layer][1][0, unit]
         if z == 0:
             return point
-        end = _piece_end(layers[:layer])
+        h, G = ray_rows(net, layers[:layer])
+        end = next_crossing(h[0], G[0])
         if dz != 0 and -z / dz > 0 and (end is None or -z / dz <= end):
             return point + (-z / dz) * u
         if end is None:
@@ -95,9 +140,11 @@ def first_zero_on_ray(net, x: np.ndarray, u: np.ndarray, layer: int, unit: int, 
 def segment_is_affine(net, p: np.ndarray, q: np.ndarray) -> bool:
     """True if every activation pattern is constant on the open segment (p, q) (then f is affine on [p, q]).
 
-    The one-sided pattern at p towards q holds up to the first sign change of any unit; the segment is one piece iff
-    that change is at s >= 1.  Exact on exact arrays, rounded otherwise.
+    The one-sided pattern at p towards q holds up to the first closing of a region row (a ReLU unit's sign change, a
+    max-pool element overtaking its window's winner); the segment is one piece iff that happens at s >= 1.  Exact on
+    exact arrays, rounded otherwise.
     """
     layers, _, _ = one_sided_trace(net, p[None, :], (q - p)[None, :])
-    end = _piece_end(layers)
+    h, G = ray_rows(net, layers)
+    end = next_crossing(h[0], G[0])
     return end is None or end >= 1

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _reference_conv
+
 __all__ = ["forward", "trace_preactivations", "activation_pattern", "jacobian", "gradient", "gradient_x_input",
            "local_affine", "preactivation_maps", "one_sided_trace"]
 
@@ -193,7 +195,10 @@ def _pre(net, a: list, patterns, n: int, m_target: int, with_bias: bool) -> list
 
 
 def one_sided_trace(net, x: np.ndarray, u: np.ndarray):
-    """Twin of :func:`dtd_ref._lines.one_sided_trace`: (z, dz, pattern) per activation layer, then (out, dout)."""
+    """Twin of :func:`dtd_ref._lines.one_sided_trace`: (z, dz, pattern) per activation layer, then (out, dout).
+
+    Dense layers, the ReLU family and ``MaxPool2d`` (through the loop twins of :mod:`dtd_ref._reference_conv`).
+    """
     exact = x.dtype == object
     per_layer = None
     outs, douts = [], []
@@ -204,6 +209,10 @@ def one_sided_trace(net, x: np.ndarray, u: np.ndarray):
                 v = _dense(layer, v)
                 t = [sum((layer.W[j, i] * t[i] for i in range(layer.W.shape[1])), 0 * layer.W[j, 0])
                      for j in range(layer.W.shape[0])]
+            elif hasattr(layer, "winners"):  # max pooling: the loop twins of its pattern and winner selection
+                s = _reference_conv.pattern_towards(layer, np.array([v]), np.array([t]))[0]
+                records.append((list(v), list(t), list(s)))
+                v, t = (list(_reference_conv.apply_pattern(layer, s[None], np.array([[e]]))[0, 0]) for e in (v, t))
             else:
                 s = [bool(vj > 0 or (vj == 0 and tj > 0)) for vj, tj in zip(v, t)]
                 records.append((list(v), list(t), s))

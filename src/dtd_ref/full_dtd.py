@@ -113,7 +113,7 @@ class _Engine:
                 v, t, D = (np.take_along_axis(array, win, axis=1) for array in (v, t, D))
                 rows = win if rows is None else np.take_along_axis(rows, win, axis=1)
                 continue
-            s = np.asarray((v > 0) | ((v == 0) & (t > 0)), dtype=bool)
+            s = activation.pattern_towards(v, t)
             v, t = activation.apply_pattern(s, v), activation.apply_pattern(s, t)
             slopes = activation.slopes(s)
             D = D * (np.asarray(slopes, dtype=object) if self.exact else slopes)

@@ -5,10 +5,11 @@ Every layer acts on flat batches ``(n, d)``.  There are two kinds:
 * **affine** layers (``Dense``; later convolution and average pooling) have a weight matrix ``W`` of shape
   ``(d_out, d_in)`` (``W[j, i]`` is w_ji of THEORY.md) and a bias ``b`` of shape ``(d_out,)``; they provide
   ``forward(a) = a W^T + b``, the linear part ``linear(t)`` acting on the last axis and its transpose ``linear_T(g)``.
-* **activation** layers (``ReLU``, ``LeakyReLU``; later max pooling) are piecewise linear.  ``pattern(z)`` returns the
-  activation pattern (bool ``(n, d)``: unit active iff z > 0, so ReLU'(0) = 0) and ``apply_pattern`` /
-  ``apply_pattern_T`` apply the linear map that the layer is on the region of that pattern, along the last axis.
-  ``region_rows`` writes the half-spaces that keep a pattern fixed, given the pre-activation as an affine map of x.
+* **activation** layers (``ReLU``, ``LeakyReLU``, and ``MaxPool2d`` in :mod:`dtd_ref.pooling`) are piecewise
+  linear.  ``pattern(z)`` returns the activation pattern (bool ``(n, d)``: unit active iff z > 0, so ReLU'(0) = 0),
+  ``pattern_towards(z, dz)`` its right limit along a direction, and ``apply_pattern`` / ``apply_pattern_T`` apply
+  the linear map that the layer is on the region of that pattern, along the last axis.  ``region_rows`` writes the
+  half-spaces that keep a pattern fixed, given the pre-activation as an affine map of x.
 
 All operations are dtype-generic: on float64 arrays they run in floating point, on object arrays of
 ``fractions.Fraction`` they are exact (see :mod:`dtd_ref.exact`).
@@ -131,6 +132,15 @@ class ReLU:
     def pattern(self, z: np.ndarray) -> np.ndarray:
         """Activation pattern, bool (n, d): unit active iff z > 0."""
         return np.asarray(z > 0, dtype=bool)
+
+    def pattern_towards(self, z: np.ndarray, dz: np.ndarray) -> np.ndarray:
+        """Pattern of z + eps dz for small eps > 0 (the right limit along dz), bool (n, d).
+
+        Unit k is active iff z_k > 0, or z_k = 0 and dz_k > 0: a unit on its hinge takes the side dz points to.
+        Every activation layer has this method (``MaxPool2d`` breaks ties towards dz); one-sided gradients and
+        walks along rays use it.
+        """
+        return np.asarray((z > 0) | ((z == 0) & (dz > 0)), dtype=bool)
 
     def slopes(self, pattern: np.ndarray, exact: bool | None = None):
         """Per-unit slope of the layer on the region of ``pattern``: 1 where active, ``negative_slope`` elsewhere.

@@ -128,6 +128,12 @@ class Network:
         """(d_in, d_1, ..., d_out) of the affine layers."""
         return (self.in_features,) + tuple(layer.out_features for layer in self.affine_layers)
 
+    @property
+    def pattern_widths(self) -> tuple:
+        """Width of the pattern of every activation layer m: d_m for the ReLU family (one entry per unit), the
+        layer's ``pattern_features`` for max pooling (d_out K, one entry per window element)."""
+        return tuple(getattr(self.layers[i], "pattern_features", self._widths[i]) for i in self.activation_index)
+
     def __repr__(self) -> str:
         return f"Network({', '.join(map(repr, self.layers))})"
 
@@ -172,9 +178,8 @@ class Network:
         patterns = tuple(np.asarray(p) for p in patterns)
         if len(patterns) != len(self.activation_index):
             raise ValueError(f"patterns: expected {len(self.activation_index)} arrays, got {len(patterns)}")
-        for m, p in enumerate(patterns):
+        for m, (p, size) in enumerate(zip(patterns, self.pattern_widths)):
             layer = self.layers[self.activation_index[m]]
-            size = getattr(layer, "pattern_features", self._widths[self.activation_index[m]])
             if p.ndim != 2 or p.dtype != bool or p.shape[1] != size:
                 raise ValueError(f"patterns[{m}]: expected bool (n, {size}), got {p.dtype} {p.shape}")
             if hasattr(layer, "check_pattern"):

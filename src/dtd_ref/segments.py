@@ -15,6 +15,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._lines import next_crossing, one_sided_trace, ray_rows
 from ._validation import check_index
 from .exact import _inputs_for
 
@@ -36,22 +37,12 @@ def split_pattern(net, pattern) -> tuple:
     """
     pattern = np.asarray(pattern)
     flat = np.atleast_2d(pattern)
-    sizes = _activation_sizes(net)
+    sizes = net.pattern_widths
     if flat.ndim != 2 or flat.dtype != bool or flat.shape[1] != sum(sizes):
         raise ValueError(f"pattern: expected bool (U,) or (n, U) with U = {sum(sizes)}, got {pattern.dtype} "
                          f"{pattern.shape}")
     bounds = np.cumsum((0,) + tuple(sizes))
     return tuple(flat[:, lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:]))
-
-
-def _activation_sizes(net) -> tuple:
-    """Width of every activation layer's pattern: its input width, or ``pattern_features`` (max pooling)."""
-    sizes, width = [], net.in_features
-    for layer in net.layers:
-        if layer.kind == "activation":
-            sizes.append(getattr(layer, "pattern_features", width))
-        width = getattr(layer, "out_features", None) or width
-    return tuple(sizes)
 
 
 def _exact_pair(net, *points):
@@ -133,52 +124,20 @@ class LineRegions:
         return self.net.trace(self.at([t])).pattern_vector[0]
 
 
-def _pattern_towards(layer, a: np.ndarray, da: np.ndarray) -> np.ndarray:
-    """The pattern of ``layer`` at a + eps da for small eps > 0 (its right limit along da), bool (1, pattern width).
-
-    Layers that say so themselves (``pattern_towards``: max pooling, ties broken towards da) do; for the ReLU family
-    a unit is active iff z > 0, or z == 0 and dz > 0.
-    """
-    towards = getattr(layer, "pattern_towards", None)
-    if towards is not None:
-        return towards(a, da)
-    return layer.pattern(a) | (np.asarray(a == 0, dtype=bool) & layer.pattern(da))
-
-
 def _right_limit(net, x: np.ndarray, d: np.ndarray):
     """Patterns just after x along d, and every region row's slack and rate of closing along d.
 
-    Forward-mode pass on one point with the upstream layers already fixed to their right-limit patterns.  Each
-    activation layer's ``region_rows`` written for the step tau along d (layer input a + tau da) gives rows
-    G tau <= h that keep its pattern: h >= 0 is the slack at x and a row with G > 0 closes at tau = h / G.  For a
-    ReLU unit that is z = 0 (h = |z|, G = -dz or dz); for a max-pool window it is a tie z_i = z_winner.
+    One forward-mode pass on one point (:func:`dtd_ref._lines.one_sided_trace`, upstream layers fixed to their
+    right-limit patterns) and each activation layer's ``region_rows`` written for the step tau along d
+    (:func:`dtd_ref._lines.ray_rows`): rows G tau <= h that keep the pattern; a row with G > 0 closes at tau = h / G.
+    For a ReLU unit that is z = 0; for a max-pool window it is a tie z_i = z_winner.
 
     Returns (pattern bool (U,), h (R,), G (R,)) concatenated over the activation layers.
     """
-    a, da = x[None, :], d[None, :]
-    patterns, slacks, rates = [], [], []
-    for layer in net.layers:
-        if layer.kind == "affine":
-            a, da = layer.forward(a), layer.linear(da)
-            continue
-        s = _pattern_towards(layer, a, da)
-        G, h = layer.region_rows(s, da[:, :, None], a)
-        patterns.append(s[0])
-        slacks.append(h[0])
-        rates.append(G[0, :, 0])
-        a, da = layer.apply_pattern(s, a), layer.apply_pattern(s, da)
-    if not patterns:
-        empty = np.zeros(0, dtype=object if net.exact else float)
-        return np.zeros(0, dtype=bool), empty, empty
-    return np.concatenate(patterns), np.concatenate(slacks), np.concatenate(rates)
-
-
-def _next_crossing(h: np.ndarray, G: np.ndarray):
-    """Smallest step tau > 0 at which a region row of the current piece closes (h - G tau = 0 with G > 0), or None."""
-    closing = np.asarray(G > 0, dtype=bool)
-    if not closing.any():
-        return None
-    return min(h[closing] / G[closing])
+    layers, _, _ = one_sided_trace(net, x[None, :], d[None, :])
+    h, G = ray_rows(net, layers)
+    pattern = np.concatenate([s[0] for _, _, s in layers]) if layers else np.zeros(0, dtype=bool)
+    return pattern, h[0], G[0]
 
 
 def line_regions(net, p, q) -> LineRegions:
@@ -231,7 +190,7 @@ def line_regions(net, p, q) -> LineRegions:
     breaks, patterns = [t0], []
     while True:
         s, h, G = _right_limit(net, p + t0 * d, d)
-        tau = _next_crossing(h, G)
+        tau = next_crossing(h, G)
         assert not exact or tau is None or tau > 0, "line_regions: no progress (right-limit patterns are wrong)"
         t1 = one if tau is None else t0 + tau
         if not exact and t1 <= t0:
