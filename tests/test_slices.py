@@ -214,46 +214,6 @@ def test_line_regions_max_pool_ties_along_the_segment():
     assert len(lr) == 1 and lr.patterns.tolist() == [[False, False, True]]
 
 
-def _window_pairs(layer):
-    """(i, k) input pairs whose order decides the layer's pattern: (j, None) per ReLU unit, pairs of a max window."""
-    if not isinstance(layer, MaxPool2d):
-        return None
-    index = np.moveaxis(layer.geometry.window_index(), 1, -1).reshape(-1, layer.geometry.window_size)
-    return [(int(i), int(k)) for row in index for a, i in enumerate(row) for k in row[a + 1:] if i >= 0 and k >= 0]
-
-
-def pairwise_line_regions(net, p, q):
-    """Loop twin of ``line_regions`` for networks with max pooling (exact arithmetic only).
-
-    Layer by layer, every current piece (lower patterns read at its midpoint, so each layer input is affine on it)
-    is cut wherever a ReLU unit's z, or the difference z_i - z_k of two elements of one max-pool window, changes
-    sign strictly inside.  Every final piece then has one pattern (all orders inside every window are fixed); pieces
-    are merged with neighbours of the same pattern, as ties between two losers change nothing.
-    """
-    exact = net.to_exact()
-    p, q = to_fraction(p), to_fraction(q)
-    breaks = [Fraction(0), Fraction(1)]
-
-    def point(t):
-        return p + t * (q - p)
-
-    for m, layer in enumerate(exact.activation_layers):
-        pairs = _window_pairs(layer)
-        new_breaks = [breaks[0]]
-        for ta, tb in zip(breaks[:-1], breaks[1:]):
-            fixed = [pattern[0] for pattern in exact.trace(point((ta + tb) / 2)[None, :]).patterns]
-            za = reference._prefix_preactivation(exact, point(ta), fixed, m)
-            zb = reference._prefix_preactivation(exact, point(tb), fixed, m)
-            differences = [(za[j], zb[j]) for j in range(za.shape[0])] if pairs is None else \
-                [(za[i] - za[k], zb[i] - zb[k]) for i, k in pairs]
-            cuts = {ta + (tb - ta) * (va / (va - vb)) for va, vb in differences if va < 0 < vb or vb < 0 < va}
-            new_breaks += sorted(cuts) + [tb]
-        breaks = new_breaks
-    patterns = [exact.trace(point((ta + tb) / 2)[None, :]).pattern_vector[0] for ta, tb in zip(breaks, breaks[1:])]
-    keep = [0] + [i for i in range(1, len(patterns)) if (patterns[i] != patterns[i - 1]).any()]
-    return [breaks[i] for i in keep] + [breaks[-1]], np.array([patterns[i] for i in keep])
-
-
 @st.composite
 def max_pool_networks(draw):
     """Dense (small integer weights) [- ReLU] - MaxPool2d (overlapping or not) - Dense - ReLU, and a segment."""
@@ -273,12 +233,12 @@ def max_pool_networks(draw):
 
 
 @given(max_pool_networks())
-def test_line_regions_max_pool_matches_pairwise_twin_exactly(case):
+def test_line_regions_max_pool_matches_reference_exactly(case):
     net, p, q = case
     fast = slices.line_regions(net.to_exact(), to_fraction(p), to_fraction(q))
-    t, patterns = pairwise_line_regions(net, p, q)
-    assert list(fast.t) == t
-    np.testing.assert_array_equal(fast.patterns, patterns)
+    slow = reference.line_regions(net.to_exact(), to_fraction(p), to_fraction(q))
+    assert list(fast.t) == list(slow.t)
+    np.testing.assert_array_equal(fast.patterns, slow.patterns)
 
 
 @given(max_pool_networks())
@@ -294,7 +254,7 @@ def test_line_regions_max_pool_exact_invariants(case):
         on_hinge = any((z[k] == 0).any() for layer, z in zip(lr.net.activation_layers, trace.preactivations)
                        if not isinstance(layer, MaxPool2d))
         on_tie = any(z[k, i] == z[k, j] for layer, z in zip(lr.net.activation_layers, trace.preactivations)
-                     if isinstance(layer, MaxPool2d) for i, j in _window_pairs(layer))
+                     if isinstance(layer, MaxPool2d) for i, j in reference.window_pairs(layer))
         assert on_hinge or on_tie
 
 
@@ -303,12 +263,12 @@ def test_line_regions_conv_max_pool_matches_twin_and_float(seed):
     net = convnet((1, 4, 4), rng=seed, channels=(2,), kernel_size=2, pool="max")
     p, q = np.random.default_rng(seed).normal(size=(2, 16))
     fast = slices.line_regions(net.to_exact(), p, q)
-    t, patterns = pairwise_line_regions(net, p, q)
-    assert list(fast.t) == t and len(t) > 3
-    np.testing.assert_array_equal(fast.patterns, patterns)
+    slow = reference.line_regions(net.to_exact(), p, q)
+    assert list(fast.t) == list(slow.t) and len(slow.t) > 3
+    np.testing.assert_array_equal(fast.patterns, slow.patterns)
     approx = slices.line_regions(net, p, q)
-    np.testing.assert_allclose(approx.t, np.array(t, float), atol=BREAKPOINT_ATOL)
-    np.testing.assert_array_equal(approx.patterns, patterns)
+    np.testing.assert_allclose(approx.t, slow.t.astype(float), atol=BREAKPOINT_ATOL)
+    np.testing.assert_array_equal(approx.patterns, slow.patterns)
     with pytest.raises(ValueError, match="pattern"):
         slices.split_pattern(net, np.ones(6, dtype=bool))
 

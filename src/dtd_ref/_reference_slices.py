@@ -13,7 +13,7 @@ import numpy as np
 
 from .segments import LineRegions, _exact_pair
 
-__all__ = ["line_regions", "slice_regions", "enumerate_regions"]
+__all__ = ["line_regions", "window_pairs", "slice_regions", "enumerate_regions"]
 
 
 def _prefix_preactivation(net, x, fixed, upto: int):
@@ -30,44 +30,65 @@ def _prefix_preactivation(net, x, fixed, upto: int):
     raise AssertionError("activation layer index out of range")
 
 
+def window_pairs(layer):
+    """Pairs (i, k) of flat inputs of one window of a max-pool layer, i before k in window order (padding left out).
+
+    Their order decides the layer's pattern, as the sign of z_j decides a ReLU unit's; None for other layers.
+    """
+    if not hasattr(layer, "winners"):
+        return None
+    index = np.moveaxis(layer.geometry.window_index(), 1, -1).reshape(-1, layer.geometry.window_size)
+    return [(int(i), int(k)) for row in index for a, i in enumerate(row) for k in row[a + 1:] if i >= 0 and k >= 0]
+
+
 def line_regions(net, p, q) -> LineRegions:
-    """Reference twin of :func:`dtd_ref.slices.line_regions`: split the segment layer by layer, neuron by neuron.
+    """Reference twin of :func:`dtd_ref.slices.line_regions`: split the segment layer by layer, unit by unit.
 
     For activation layer m, every current piece [t_a, t_b] has the patterns of layers < m fixed (read at its
-    midpoint), so each neuron's z is affine on it; evaluate z at both ends and cut where it changes sign strictly
-    inside.  The pattern of each final piece is the forward-pass pattern at its midpoint.
+    midpoint), so the layer's input is affine on it; evaluate it at both ends and cut where a ReLU unit's z, or the
+    difference z_i - z_k of two elements of one max-pool window, changes sign strictly inside.  The pattern of each
+    final piece is the forward-pass pattern at its midpoint (all orders inside every window are fixed there), and
+    neighbours with the same pattern are merged (a tie between two losers of a window changes nothing).
     """
     net, exact, (p, q) = _exact_pair(net, ("p", p), ("q", q))
     half = Fraction(1, 2) if exact else 0.5
     zero, one = (Fraction(0), Fraction(1)) if exact else (0.0, 1.0)
     breaks = [zero, one]
-    n_layers = len(net.activation_layers)
 
     def point(t):
         return p + t * (q - p)
 
-    for m in range(n_layers):
+    for m, layer in enumerate(net.activation_layers):
+        pairs = window_pairs(layer)
         new_breaks = [breaks[0]]
         for ta, tb in zip(breaks[:-1], breaks[1:]):
             mid = net.trace(point((ta + tb) * half)[None, :]).patterns
             fixed = [pattern[0] for pattern in mid]
             za = _prefix_preactivation(net, point(ta), fixed, m)
             zb = _prefix_preactivation(net, point(tb), fixed, m)
+            if pairs is None:
+                values = [(za[k], zb[k]) for k in range(za.shape[0])]
+            else:
+                values = [(za[i] - za[k], zb[i] - zb[k]) for i, k in pairs]
             cuts = []
-            for k in range(za.shape[0]):
-                if (za[k] < 0 < zb[k]) or (zb[k] < 0 < za[k]):
-                    cuts.append(ta + (tb - ta) * (za[k] / (za[k] - zb[k])))
+            for va, vb in values:
+                if (va < 0 < vb) or (vb < 0 < va):
+                    cuts.append(ta + (tb - ta) * (va / (va - vb)))
             for cut in sorted(set(cuts)):
                 if ta < cut < tb:
                     new_breaks.append(cut)
             new_breaks.append(tb)
         breaks = new_breaks
-    patterns = []
+    t, patterns = [breaks[0]], []
     for ta, tb in zip(breaks[:-1], breaks[1:]):
-        patterns.append(net.trace(point((ta + tb) * half)[None, :]).pattern_vector[0])
-    t = np.array(breaks, dtype=object) if exact else np.array(breaks, dtype=float)
+        pattern = net.trace(point((ta + tb) * half)[None, :]).pattern_vector[0]
+        if patterns and np.array_equal(patterns[-1], pattern):
+            t[-1] = tb
+        else:
+            patterns.append(pattern)
+            t.append(tb)
+    t = np.array(t, dtype=object) if exact else np.array(t, dtype=float)
     return LineRegions(net, p, q, t, np.array(patterns, dtype=bool).reshape(len(patterns), -1), exact)
-
 
 
 def _clip_polygon(polygon: list, z: list) -> tuple[list, list]:
