@@ -203,6 +203,12 @@ def test_prove_reports_every_claim_and_fails_on_a_failed_proof(monkeypatch, caps
     assert code == 1 and "FAILED: b" in out
 
 
+def test_prove_without_the_proofs_package_is_a_clear_error(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "proofs", None)   # import proofs raises ImportError
+    code, out, err = run(["prove"], capsys)
+    assert code == 2 and "the proofs package is not available" in err and out == ""
+
+
 # ------------------------------------------------------------------------------------------------ bad input
 @pytest.fixture
 def bad_files(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 
 from dtd_ref import Dense, Network, ReLU, c6_network
 from dtd_ref.roots import CONVENTIONS, STUDY_RULES, analyze_roots
-from dtd_ref.study import format_summary, run_study, sample_inputs, write_outputs
+from dtd_ref.study import format_summary, proofs_summary, run_study, sample_inputs, write_outputs
 
 SEED = 0
 
@@ -127,6 +127,20 @@ def test_no_figures_without_matplotlib(tmp_path, monkeypatch):
     result = run_study(samples=10, rules=("z+",), sweep=0, sanity=False, proofs=False)
     monkeypatch.setitem(sys.modules, "matplotlib", None)   # import matplotlib now raises ImportError
     assert write_figures(result, tmp_path) == [] and not list(tmp_path.iterdir())
+
+
+def test_proofs_summary_lists_every_claim_or_none_without_the_package(monkeypatch):
+    import sys
+
+    import proofs
+
+    class Result:
+        claim, title, scope, ok, seconds = "a", "title a", "all sizes", 1, 2
+
+    monkeypatch.setattr(proofs, "run_all", lambda: [Result()])
+    assert proofs_summary() == [{"claim": "a", "title": "title a", "scope": "all sizes", "ok": True, "seconds": 2.0}]
+    monkeypatch.setitem(sys.modules, "proofs", None)   # import proofs now raises ImportError
+    assert proofs_summary() is None
 
 
 def test_c7_analogue_zplus_maps_change_less_than_gradient_x_input():

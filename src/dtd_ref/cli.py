@@ -364,12 +364,11 @@ def _heatmap(R: np.ndarray, image: tuple, path: str) -> None:
 
 
 def _prove(args) -> int:
-    try:
-        import proofs
-        run_all = proofs.run_all
-    except (ImportError, AttributeError):
-        raise CLIError("prove: the proofs package is not available in this installation") from None
-    results = list(run_all())
+    from .study import _run_proofs
+
+    results = _run_proofs()
+    if results is None:
+        raise CLIError("prove: the proofs package is not available in this installation")
     for result in results:
         print(result.line())
     failed = [r.claim for r in results if not r.ok]

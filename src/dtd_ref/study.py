@@ -238,15 +238,27 @@ def network_sweep(seeds, *, samples: int, threshold: float, output: int = 0, pro
     return rows
 
 
-def proofs_summary() -> list | None:
-    """One dict per claim from ``proofs.run_all()`` (None when the proofs package is not available)."""
+def _run_proofs() -> list | None:
+    """``proofs.run_all()`` (a list of ProofResult), or None when the proofs package is not importable.
+
+    ``proofs`` ships beside the package in a source checkout, not inside it, so an installed wheel may lack it; the
+    CLI's ``prove`` command and the study's summary both come through here.
+    """
     try:
         import proofs
         run_all = proofs.run_all
     except (ImportError, AttributeError):
         return None
+    return list(run_all())
+
+
+def proofs_summary() -> list | None:
+    """One dict per claim from ``proofs.run_all()`` (None when the proofs package is not available)."""
+    results = _run_proofs()
+    if results is None:
+        return None
     return [{"claim": r.claim, "title": r.title, "scope": r.scope, "ok": bool(r.ok), "seconds": float(r.seconds)}
-            for r in run_all()]
+            for r in results]
 
 
 class _bar:
