@@ -10,7 +10,8 @@ from hypothesis.extra import numpy as hnp
 
 from dtd_ref import Dense, LeakyReLU, Network, ReLU, mlp, to_exact, to_float, to_fraction
 from dtd_ref import strategies as dst
-from dtd_ref.testing import _magnitude, assert_exact_equal
+from dtd_ref._magnitudes import _magnitude
+from dtd_ref.testing import assert_exact_equal
 
 AGREEMENT_RTOL = 1e-12   # float64 vs exact, relative to the magnitude |W| ... |W| |x| + |b| of the computation
 
