@@ -19,6 +19,7 @@ import pytest
 
 from dtd_ref import mlp, rules
 from dtd_ref.dtd import train_free_dtd
+from dtd_ref.io import to_torch
 
 torch = pytest.importorskip("torch")
 captum_attr = pytest.importorskip("captum.attr")
@@ -26,20 +27,6 @@ lrp_rules = pytest.importorskip("captum.attr._utils.lrp_rules")
 
 CAPTUM_STABILIZER = 1e-300
 CROSSCHECK_RTOL = 1e-10  # max |R_captum - R_ours| / max |R_ours|
-
-
-def _torch_model(net):
-    modules = []
-    for layer in net.layers:
-        if layer.kind == "affine":
-            linear = torch.nn.Linear(layer.in_features, layer.out_features).double()
-            with torch.no_grad():
-                linear.weight.copy_(torch.from_numpy(layer.W))
-                linear.bias.copy_(torch.from_numpy(layer.b))
-            modules.append(linear)
-        else:
-            modules.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*modules)
 
 
 def _setup(seed, relu_on_output, output):
@@ -52,7 +39,7 @@ def _setup(seed, relu_on_output, output):
 
 
 def _captum_relevance(net, x, make_rule, output):
-    model = _torch_model(net)
+    model = to_torch(net)
     for module in model:
         if isinstance(module, torch.nn.Linear):
             module.rule = make_rule()

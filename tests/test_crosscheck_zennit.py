@@ -27,6 +27,7 @@ import pytest
 
 from dtd_ref import mlp, rules
 from dtd_ref.dtd import train_free_dtd
+from dtd_ref.io import to_torch
 
 torch = pytest.importorskip("torch")
 
@@ -51,23 +52,9 @@ def _zennit_rules():
 zr = _zennit_rules()
 
 
-def _torch_model(net):
-    modules = []
-    for layer in net.layers:
-        if layer.kind == "affine":
-            linear = torch.nn.Linear(layer.in_features, layer.out_features).double()
-            with torch.no_grad():
-                linear.weight.copy_(torch.from_numpy(layer.W))
-                linear.bias.copy_(torch.from_numpy(layer.b))
-            modules.append(linear)
-        else:
-            modules.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*modules)
-
-
 def _zennit_relevance(net, x, zennit_rules, output):
     """Input relevance from zennit: one rule per Linear, R^L = f_xi(x) e_xi as the output gradient."""
-    model = _torch_model(net)
+    model = to_torch(net)
     linears = [m for m in model if isinstance(m, torch.nn.Linear)]
     handles = [rule.register(module) for rule, module in zip(zennit_rules, linears)]
     try:

@@ -1,4 +1,4 @@
-"""save / load (versioned .npz, never pickle) and from_torch."""
+"""save / load (versioned .npz, never pickle), from_torch and to_torch."""
 
 import io
 import pickle
@@ -13,7 +13,10 @@ from hypothesis import given
 
 from dtd_ref import Dense, LeakyReLU, Network, ReLU, mlp
 from dtd_ref import strategies as dst
-from dtd_ref.io import FORMAT_NAME, FORMAT_VERSION, from_torch, load, save
+from dtd_ref.conv import Conv2d
+from dtd_ref.io import FORMAT_NAME, FORMAT_VERSION, from_torch, load, save, to_torch
+from dtd_ref.lenet import convnet
+from dtd_ref.pooling import AvgPool2d, MaxPool2d
 
 TORCH_RTOL = 1e-12   # float64 forward of the converted network vs torch's float64 forward (summation order only)
 
@@ -26,11 +29,17 @@ def roundtrip(net) -> Network:
 
 
 def assert_identical(a: Network, b: Network) -> None:
-    """Same layer types, and every array equal bit for bit (float64) or value and type for value (exact)."""
+    """Same layer types and geometry, and every array equal bit for bit (float64) or value and type for value
+    (exact)."""
     assert [type(l) for l in a.layers] == [type(l) for l in b.layers]
     assert a.exact == b.exact
     for la, lb in zip(a.layers, b.layers):
-        if isinstance(la, Dense):
+        geo_a, geo_b = getattr(la, "geometry", None), getattr(lb, "geometry", None)
+        if geo_a is not None:
+            assert vars(geo_a) == vars(geo_b)
+            assert getattr(la, "count_include_pad", None) == getattr(lb, "count_include_pad", None)
+            assert getattr(la, "groups", None) == getattr(lb, "groups", None)
+        if isinstance(la, (Dense, Conv2d)):
             for x, y in ((la.W, lb.W), (la.b, lb.b)):
                 assert x.dtype == y.dtype and x.shape == y.shape
                 if a.exact:
@@ -265,3 +274,80 @@ def test_from_torch_without_torch_raises_import_error_with_install_hint(monkeypa
     monkeypatch.setitem(sys.modules, "torch.nn", None)
     with pytest.raises(ImportError, match=r"pip install 'dtd-ref\[torch\]'"):
         from_torch(object())
+
+
+# ---------------------------------------------------------------------------------------------------- to_torch
+def _image_networks():
+    """Networks covering every layer to_torch converts and every change of layout between flat and image tensors."""
+    gen = np.random.default_rng(7)
+
+    def conv(c_out, shape, k, **kw):
+        groups = kw.get("groups", 1)
+        return Conv2d(gen.normal(size=(c_out, shape[0] // groups, k, k)), gen.normal(size=c_out), input_shape=shape,
+                      **kw)
+
+    grouped = conv(4, (2, 6, 5), 2, stride=2, padding=1, dilation=2, groups=2)        # -> (4, 3, 3)
+    dense = mlp((3, 5, 4, 2), rng=1, negative_slope=0.1, relu_on_output=True)
+    dense.layers[0].W[0, 0] = -0.0                                                   # the sign of zero survives
+    return {
+        "mlp_leaky": dense,
+        "grouped_dilated_maxpool": Network([grouped, ReLU(), MaxPool2d((4, 3, 3), 2, 1, padding=1),   # -> (4, 4, 4)
+                                            Dense(gen.normal(size=(2, 4 * 4 * 4)), gen.normal(size=2))]),
+        "dense_into_conv_ends_with_avgpool": Network([
+            Dense(gen.normal(size=(16, 3)), gen.normal(size=16)), LeakyReLU(0.2), conv(2, (1, 4, 4), 2),
+            AvgPool2d((2, 3, 3), 2, 1, padding=1, count_include_pad=False)]),
+        "pool_output_reshaped_for_a_conv": Network([
+            conv(2, (1, 5, 5), 2), ReLU(), MaxPool2d((2, 4, 4), 2, dilation=1),        # -> (2, 2, 2), 8 values
+            Dense(np.eye(8), np.zeros(8)), ReLU(),                                     # flat again
+            conv(1, (2, 2, 2), 1), MaxPool2d((1, 2, 2), (1, 2)), ReLU(),               # -> (1, 2, 1)
+            conv(1, (1, 1, 2), 1)]),                                                   # the same 2 values as 1x2
+        "lenet_like_max": convnet((1, 8, 8), rng=3, channels=(2, 3), kernel_size=3, pool="max"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_image_networks()))
+def test_to_torch_round_trips_bit_for_bit_and_computes_the_same_forward(name):
+    torch = pytest.importorskip("torch")
+    net = _image_networks()[name]
+    model = to_torch(net)
+    assert not model.training and all(p.dtype == torch.float64 for p in model.parameters())
+    back = from_torch(model)                       # no input_shape: the model's Unflatten carries it
+    assert_identical(net, back)
+    x = np.random.default_rng(11).normal(size=(5, net.in_features))
+    np.testing.assert_array_equal(back(x), net(x))
+    with torch.no_grad():
+        y = model(torch.from_numpy(x)).numpy()
+    assert y.shape == (5, net.out_features)
+    np.testing.assert_allclose(y, net(x), rtol=TORCH_RTOL, atol=TORCH_RTOL)
+
+
+def test_to_torch_reshapes_only_where_the_layout_changes():
+    pytest.importorskip("torch")
+    names = [type(m).__name__ for m in to_torch(_image_networks()["pool_output_reshaped_for_a_conv"])]
+    assert names == ["Unflatten", "Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear", "ReLU", "Unflatten", "Conv2d",
+                     "MaxPool2d", "ReLU", "Flatten", "Unflatten", "Conv2d", "Flatten"]
+
+
+def test_to_torch_refuses_what_has_no_float64_twin():
+    pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="net: expected a Network"):
+        to_torch("net")
+    with pytest.raises(ValueError, match="exact"):
+        to_torch(mlp((2, 2), rng=0).to_exact())
+
+    class Odd:
+        kind, exact = "activation", False
+
+    with pytest.raises(ValueError, match="no torch counterpart"):
+        to_torch(Network([Dense([[1.0]], [0.0]), Odd()]))
+
+
+def test_from_torch_reads_an_unflatten_to_an_image_shape_only():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    net = from_torch(nn.Sequential(nn.Unflatten(1, (1, 3, 3)), nn.Conv2d(1, 1, 2)))
+    assert net.layers[0].input_shape == (1, 3, 3) and net.in_features == 9
+    with pytest.raises(ValueError, match="unflattened_size"):
+        from_torch(nn.Sequential(nn.Unflatten(1, (3, 3)), nn.Linear(3, 1)))
+    with pytest.raises(ValueError, match="dim"):
+        from_torch(nn.Sequential(nn.Unflatten(0, (1, 3, 3)), nn.Conv2d(1, 1, 2)))

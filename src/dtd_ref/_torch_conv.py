@@ -1,4 +1,4 @@
-"""``from_torch`` converters for convolution, pooling, Flatten and batch norm (used by :func:`dtd_ref.io.from_torch`).
+"""``from_torch`` converters for convolution, pooling, Flatten / Unflatten and batch norm (see :mod:`dtd_ref.io`).
 
 Each converter has the signature ``convert(module, layers, input_shape)`` and appends to (or, for batch norm,
 rewrites the last entry of) ``layers``, the dtd-ref layers built so far.  Convolutions and pooling need the shape
@@ -128,6 +128,22 @@ def _convert_flatten(module, layers: list, input_shape) -> None:
     layers.append(Flatten(shape))
 
 
+class _Unflatten(Flatten):
+    """``nn.Unflatten(1, (C, H, W))``: the identity on flat batches (``Network`` drops it, as it drops Flatten)
+    that gives the next image layer its input shape, ``output_shape``."""
+
+    @property
+    def output_shape(self) -> tuple:
+        return self.input_shape
+
+
+def _convert_unflatten(module, layers: list, input_shape) -> None:
+    sizes = tuple(module.unflattened_size)
+    _require(module, "dim", module.dim == 1, "dim=1")
+    _require(module, "unflattened_size", len(sizes) == 3, "(C, H, W)")
+    layers.append(_Unflatten(sizes))
+
+
 def _convert_batchnorm(module, layers: list, input_shape) -> None:
     if module.running_mean is None or module.running_var is None:
         raise ValueError(f"module: {type(module).__name__} without running statistics cannot be folded")
@@ -148,6 +164,7 @@ CONV_CONVERTERS = (
     ("MaxPool2d", _convert_maxpool2d),
     ("AvgPool2d", _convert_avgpool2d),
     ("Flatten", _convert_flatten),
+    ("Unflatten", _convert_unflatten),
     ("BatchNorm2d", _convert_batchnorm),
     ("BatchNorm1d", _convert_batchnorm),
 )

@@ -1,4 +1,4 @@
-"""Saving and loading networks (a versioned ``.npz`` layout, never pickle) and importing PyTorch models.
+"""Saving and loading networks (a versioned ``.npz`` layout, never pickle); PyTorch models in and out.
 
 File layout, format ``dtd-ref-network`` version 1 (every entry a plain numeric or unicode array, so the file is read
 with ``allow_pickle=False``)::
@@ -35,7 +35,7 @@ import numpy as np
 from .layers import Dense, LeakyReLU, ReLU
 from .network import Network
 
-__all__ = ["save", "load", "from_torch", "FORMAT_NAME", "FORMAT_VERSION"]
+__all__ = ["save", "load", "from_torch", "to_torch", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "dtd-ref-network"
 FORMAT_VERSION = 1
@@ -266,9 +266,10 @@ def _flatten(module, name: str):
 def from_torch(module, *, input_shape=None) -> Network:
     """Convert a ``torch.nn.Sequential`` of Linear / ReLU / LeakyReLU (or a single such module) to a Network.
 
-    Conv2d, MaxPool2d, AvgPool2d, Flatten and BatchNorm1d/2d (folded into the Linear / Conv2d before it, eval
-    semantics) are converted by :mod:`dtd_ref._torch_conv`; a module starting with a convolution or pooling needs
-    ``input_shape=(C, H, W)`` of one input image (the network then takes flat inputs (n, C*H*W)).
+    Conv2d, MaxPool2d, AvgPool2d, Flatten, Unflatten(1, (C, H, W)) and BatchNorm1d/2d (folded into the Linear /
+    Conv2d before it, eval semantics) are converted by :mod:`dtd_ref._torch_conv`; a module starting with a
+    convolution or pooling needs ``input_shape=(C, H, W)`` of one input image, or a leading
+    ``nn.Unflatten(1, (C, H, W))`` as :func:`to_torch` writes (the network then takes flat inputs (n, C*H*W)).
 
     Weights are copied as float64 (torch float32 widens exactly); the result computes the module's forward pass in
     float64.  Nested ``Sequential`` containers are flattened.  torch is imported only here.
@@ -304,3 +305,36 @@ def from_torch(module, *, input_shape=None) -> Network:
     if not layers:
         raise ValueError("module: contains no layers")
     return Network(layers)
+
+
+def to_torch(net):
+    """The float64 ``torch.nn.Sequential`` that computes ``net``: the inverse of :func:`from_torch`.
+
+    Dense -> ``Linear``, ReLU / LeakyReLU -> ``ReLU`` / ``LeakyReLU``, Conv2d -> ``Conv2d`` (zero padding, groups,
+    dilation), AvgPool2d / MaxPool2d -> ``AvgPool2d`` / ``MaxPool2d`` with the same geometry; parameters are copied
+    as float64, bit for bit.  The model takes and returns the network's flat arrays: ``model(torch.from_numpy(x))``
+    equals ``net(x)`` for x of shape (n, d_in), up to torch's summation order.  Where the layout changes it holds
+    ``nn.Unflatten(1, (C, H, W))`` (before an image layer that reads a flat vector, e.g. a first Conv2d) and
+    ``nn.Flatten()`` (before a Linear after image layers, and at the end after a final image layer).
+    ``from_torch(to_torch(net))`` reads those back and gives ``net`` again, bit for bit, with no ``input_shape``.
+    The model is returned in eval mode; torch is imported only here.
+
+    Raises
+    ------
+    ImportError
+        torch is not installed.
+    ValueError
+        ``net`` is not a Network, is exact (its Fractions have no float64 torch twin; convert the float network
+        instead), or holds a layer with no torch counterpart.
+    """
+    try:
+        import torch
+    except ImportError as error:
+        raise ImportError("to_torch needs PyTorch: pip install 'dtd-ref[torch]' (or a CPU build of torch)") from error
+    if not isinstance(net, Network):
+        raise ValueError(f"net: expected a Network, got {type(net).__name__}")
+    if net.exact:
+        raise ValueError("net: an exact (Fraction) network has no float64 torch twin; convert the float network")
+    from ._torch_export import torch_modules
+
+    return torch.nn.Sequential(*torch_modules(torch, net)).eval()
