@@ -15,7 +15,8 @@ import numpy as np
 from .conv import Conv2d
 from .pooling import AvgPool2d, MaxPool2d
 
-__all__ = ["weight_matrix", "receptive_field", "forward", "linear_T", "pattern", "pattern_towards", "apply_pattern", "apply_pattern_T", "region_rows"]
+__all__ = ["weight_matrix", "receptive_field", "forward", "linear_T", "pattern", "pattern_towards", "apply_pattern",
+           "apply_pattern_T", "region_rows"]
 
 
 def _window(geo, c: int, h: int, w: int) -> list:
@@ -120,20 +121,6 @@ def linear_T(layer, g: np.ndarray) -> np.ndarray:
     return out
 
 
-def pattern(layer: MaxPool2d, z: np.ndarray) -> np.ndarray:
-    """Winner one-hot of a MaxPool2d, bool (n, d_out K); the first maximum in window order wins."""
-    K = layer.geometry.window_size
-    out = np.zeros((z.shape[0], layer.out_features * K), dtype=bool)
-    for s in range(z.shape[0]):
-        for j, o, h, w in _units(layer):
-            best_r, best = None, None
-            for r, i in _window(layer.geometry, o, h, w):
-                if i is not None and (best is None or z[s, i] > best):
-                    best_r, best = r, z[s, i]
-            out[s, j * K + best_r] = True
-    return out
-
-
 def pattern_towards(layer: MaxPool2d, z: np.ndarray, dz: np.ndarray) -> np.ndarray:
     """Winner one-hot of z + eps dz (eps -> 0+): the largest z, among those the largest dz, then the first."""
     K = layer.geometry.window_size
@@ -146,6 +133,14 @@ def pattern_towards(layer: MaxPool2d, z: np.ndarray, dz: np.ndarray) -> np.ndarr
                     best_r, best = r, (z[s, i], dz[s, i])
             out[s, j * K + best_r] = True
     return out
+
+
+def pattern(layer: MaxPool2d, z: np.ndarray) -> np.ndarray:
+    """Winner one-hot of a MaxPool2d, bool (n, d_out K); the first maximum in window order wins.
+
+    The twin of ``pattern_towards`` along dz = 0, where every tie goes to the first maximum.
+    """
+    return pattern_towards(layer, z, np.zeros(z.shape, dtype=int))
 
 
 def _winner(layer: MaxPool2d, pattern_row: np.ndarray, j: int, o: int, h: int, w: int) -> int:

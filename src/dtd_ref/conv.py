@@ -19,7 +19,7 @@ import numpy as np
 
 from ._validation import as_array, is_exact
 
-__all__ = ["Conv2d", "Flatten", "WindowGeometry"]
+__all__ = ["Conv2d", "Flatten", "WindowGeometry", "WindowedLayer"]
 
 
 def _pair(value, name: str, *, minimum: int) -> tuple[int, int]:
@@ -128,10 +128,39 @@ class WindowGeometry:
         return ", ".join(parts)
 
 
+class WindowedLayer:
+    """Shapes of a layer that slides windows over (C, H, W) images: Conv2d, AvgPool2d and MaxPool2d.
+
+    A subclass sets ``self.geometry`` (a :class:`WindowGeometry`); its output has ``out_channels`` channels (the
+    input's, unless the subclass says otherwise) of H_out x W_out, flattened in row-major (C, H, W) order.
+    """
+
+    geometry: WindowGeometry
+
+    @property
+    def input_shape(self) -> tuple:
+        return self.geometry.input_shape
+
+    @property
+    def out_channels(self) -> int:
+        return self.input_shape[0]
+
+    @property
+    def output_shape(self) -> tuple:
+        return (self.out_channels,) + self.geometry.output_hw
+
+    @property
+    def in_features(self) -> int:
+        return self.geometry.in_features
+
+    @property
+    def out_features(self) -> int:
+        return int(np.prod(self.output_shape))
+
+
 def _receptive_field(geo: WindowGeometry, d_out: int, channels_out: int, groups: int) -> np.ndarray:
     """bool (d_out, d_in) connectivity of a windowed layer whose output channel o reads the input channels of
     group o // (channels_out / groups) (groups = C_in for per-channel pooling)."""
-    C = geo.input_shape[0]
     Ho, Wo = geo.output_hw
     index = geo.window_index().reshape(groups, -1, Ho * Wo)  # (G, C/G K, P)
     cols = np.repeat(index, channels_out // groups, axis=0)  # (C_out, C/G K, P)
@@ -142,7 +171,7 @@ def _receptive_field(geo: WindowGeometry, d_out: int, channels_out: int, groups:
     return field
 
 
-class Conv2d:
+class Conv2d(WindowedLayer):
     """2-D cross-correlation with bias, as ``torch.nn.Conv2d`` (zero padding), on flat batches.
 
     Parameters
@@ -187,20 +216,8 @@ class Conv2d:
 
     # ------------------------------------------------------------------ shapes
     @property
-    def input_shape(self) -> tuple:
-        return self.geometry.input_shape
-
-    @property
-    def output_shape(self) -> tuple:
-        return (self.W.shape[0],) + self.geometry.output_hw
-
-    @property
-    def in_features(self) -> int:
-        return self.geometry.in_features
-
-    @property
-    def out_features(self) -> int:
-        return int(np.prod(self.output_shape))
+    def out_channels(self) -> int:
+        return self.W.shape[0]
 
     @property
     def exact(self) -> bool:

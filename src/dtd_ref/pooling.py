@@ -16,12 +16,29 @@ from fractions import Fraction
 import numpy as np
 
 from ._validation import is_exact
-from .conv import WindowGeometry, _receptive_field
+from .conv import WindowedLayer, WindowGeometry, _receptive_field
 
 __all__ = ["AvgPool2d", "MaxPool2d"]
 
 
-class AvgPool2d:
+def _pool_geometry(input_shape, kernel_size, stride, padding, dilation=1) -> WindowGeometry:
+    """The windows of a pooling layer (stride defaults to the kernel size), with torch's limit on the padding: at
+    most half the effective kernel size dilation * (kernel_size - 1) + 1 on each axis."""
+    geo = WindowGeometry(input_shape, kernel_size, kernel_size if stride is None else stride, padding, dilation)
+    for axis in (0, 1):
+        span = geo.dilation[axis] * (geo.kernel_size[axis] - 1) + 1
+        if 2 * geo.padding[axis] > span:
+            raise ValueError(f"padding: {geo.padding} must be at most half the effective kernel size "
+                             f"(dilation * (kernel_size - 1) + 1 = {span}) on axis {axis}")
+    return geo
+
+
+def _one_hot(r: np.ndarray, K: int) -> np.ndarray:
+    """Winner index r (n, C, H_out, W_out) in window order -> pattern bool (n, d_out K), row-major (C, H, W, K)."""
+    return (r[..., None] == np.arange(K)).reshape(r.shape[0], -1)
+
+
+class AvgPool2d(WindowedLayer):
     """Average pooling, an affine layer without bias (``torch.nn.AvgPool2d``, ``ceil_mode=False``).
 
     Parameters
@@ -50,12 +67,7 @@ class AvgPool2d:
     kind = "affine"
 
     def __init__(self, input_shape, kernel_size, stride=None, padding=0, *, count_include_pad=True, exact=False):
-        self.geometry = WindowGeometry(input_shape, kernel_size, kernel_size if stride is None else stride, padding)
-        pH, pW = self.geometry.padding
-        kH, kW = self.geometry.kernel_size
-        if 2 * pH > kH or 2 * pW > kW:
-            raise ValueError(f"padding: {self.geometry.padding} must be at most half of kernel_size "
-                             f"{self.geometry.kernel_size}")
+        self.geometry = _pool_geometry(input_shape, kernel_size, stride, padding)
         self.count_include_pad = bool(count_include_pad)
         self._exact = bool(exact)
         index = self.geometry.window_index()  # (C, K, Ho, Wo)
@@ -64,22 +76,6 @@ class AvgPool2d:
         else:
             counts = (index >= 0).sum(axis=1)
         self.divisor = counts.reshape(-1)  # int (d_out,)
-
-    @property
-    def input_shape(self) -> tuple:
-        return self.geometry.input_shape
-
-    @property
-    def output_shape(self) -> tuple:
-        return (self.input_shape[0],) + self.geometry.output_hw
-
-    @property
-    def in_features(self) -> int:
-        return self.geometry.in_features
-
-    @property
-    def out_features(self) -> int:
-        return int(np.prod(self.output_shape))
 
     @property
     def exact(self) -> bool:
@@ -141,7 +137,7 @@ class AvgPool2d:
         return f"AvgPool2d({self.input_shape} -> {self.output_shape}, {self.geometry.describe()})"
 
 
-class MaxPool2d:
+class MaxPool2d(WindowedLayer):
     """Max pooling (``torch.nn.MaxPool2d``, ``ceil_mode=False``), an activation layer of the engine.
 
     Parameters
@@ -166,33 +162,10 @@ class MaxPool2d:
     kind = "activation"
 
     def __init__(self, input_shape, kernel_size, stride=None, padding=0, dilation=1):
-        self.geometry = WindowGeometry(input_shape, kernel_size, kernel_size if stride is None else stride,
-                                       padding, dilation)
-        geo = self.geometry
-        for axis in (0, 1):
-            span = geo.dilation[axis] * (geo.kernel_size[axis] - 1) + 1
-            if 2 * geo.padding[axis] > span:
-                raise ValueError(f"padding: {geo.padding} must be at most half the effective kernel size "
-                                 f"(dilation * (kernel_size - 1) + 1) on axis {axis}")
+        self.geometry = geo = _pool_geometry(input_shape, kernel_size, stride, padding, dilation)
         index = np.moveaxis(geo.window_index(), 1, -1)  # (C, Ho, Wo, K)
         self._index = index.reshape(-1, geo.window_size)  # (d_out, K) flat input index, -1 = padding
         assert (self._index >= 0).any(axis=1).all()
-
-    @property
-    def input_shape(self) -> tuple:
-        return self.geometry.input_shape
-
-    @property
-    def output_shape(self) -> tuple:
-        return (self.input_shape[0],) + self.geometry.output_hw
-
-    @property
-    def in_features(self) -> int:
-        return self.geometry.in_features
-
-    @property
-    def out_features(self) -> int:
-        return int(np.prod(self.output_shape))
 
     @property
     def pattern_features(self) -> int:
@@ -205,9 +178,7 @@ class MaxPool2d:
     def pattern(self, z: np.ndarray) -> np.ndarray:
         """Winner one-hot pattern, bool (n, d_out K), from inputs z of shape (n, d_in)."""
         cols = self.geometry.gather(z, fill=-np.inf)  # (n, C, K, Ho, Wo); -inf never wins
-        r = cols.argmax(axis=2)  # (n, C, Ho, Wo), first maximum
-        onehot = r[..., None] == np.arange(self.geometry.window_size)
-        return onehot.reshape(z.shape[0], -1)
+        return _one_hot(cols.argmax(axis=2), self.geometry.window_size)  # the first maximum
 
     def pattern_towards(self, z: np.ndarray, dz: np.ndarray) -> np.ndarray:
         """Pattern at z with ties broken towards the direction dz: the pattern of z + eps dz for small eps > 0.
@@ -217,9 +188,7 @@ class MaxPool2d:
         """
         cols = self.geometry.gather(z, fill=-np.inf)
         slopes = np.where(cols == cols.max(axis=2, keepdims=True), self.geometry.gather(dz, fill=0), -np.inf)
-        r = slopes.argmax(axis=2)
-        onehot = r[..., None] == np.arange(self.geometry.window_size)
-        return onehot.reshape(z.shape[0], -1)
+        return _one_hot(slopes.argmax(axis=2), self.geometry.window_size)
 
     def check_pattern(self, pattern: np.ndarray, name: str) -> None:
         """Raise ValueError unless every unit has exactly one winner and it is not a padding element."""
