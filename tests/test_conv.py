@@ -360,15 +360,19 @@ def test_dtd_rejects_a_max_pool_before_the_relu():
         train_free_dtd(net, np.ones(36), rules.ZPlus(), output=0)
 
 
+def _without_biases(net):
+    """The same network with every Dense and Conv2d bias set to 0."""
+    return Network([l.with_parameters(l.W, np.zeros_like(l.b)) if isinstance(l, Conv2d)
+                    else Dense(l.W, np.zeros_like(l.b)) if isinstance(l, Dense) else l for l in net.layers])
+
+
 def test_full_dtd_on_conv_and_avg_pool_with_zero_roots_is_gradient_times_input():
     # [SL22] "locally constant roots": with every root at 0 and zero biases, the full DTD's R^1 is exactly
     # grad f(x) (.) x; the conv and avg-pool layers go through the full recursion (phi_j via their dense rows).
     from dtd_ref.full_dtd import full_dtd
 
     net = convnet((1, 4, 4), rng=0, channels=(1,), kernel_size=3, pool="avg", classes=2)
-    zero_bias = Network([l.with_parameters(l.W, np.zeros_like(l.b)) if isinstance(l, Conv2d)
-                         else Dense(l.W, np.zeros_like(l.b)) if isinstance(l, Dense) else l
-                         for l in net.layers]).to_exact()
+    zero_bias = _without_biases(net).to_exact()
     x = to_fraction(np.random.default_rng(0).integers(0, 5, size=(2, 16)) / 4)
     explanation = full_dtd(zero_bias, x, [np.zeros(l.in_features) for l in zero_bias.affine_layers], output=0)
     assert (explanation.relevance[0] == zero_bias.gradient_x_input(x, output=0)).all()
@@ -383,9 +387,7 @@ def test_full_dtd_through_a_max_pool_with_zero_roots_is_gradient_times_input():
     from dtd_ref.full_dtd import LineRoot, full_dtd
 
     net = convnet((1, 5, 5), rng=3, channels=(2,), kernel_size=2, pool="max", classes=2)
-    zero_bias = Network([l.with_parameters(l.W, np.zeros_like(l.b)) if isinstance(l, Conv2d)
-                         else Dense(l.W, np.zeros_like(l.b)) if isinstance(l, Dense) else l
-                         for l in net.layers]).to_exact()
+    zero_bias = _without_biases(net).to_exact()
     x = to_fraction(np.random.default_rng(0).integers(0, 5, size=(2, 25)) / 4)
     explanation = full_dtd(zero_bias, x, 0, output=0)
     assert (explanation.relevance[0] == zero_bias.gradient_x_input(x, output=0)).all()
