@@ -62,13 +62,17 @@ def test_cached_weights_equal_the_map_and_protect_w(h):
         M[0, 0] = 7.0
 
 
-def test_cached_weights_follow_a_new_weight_array():
-    layer = Dense(np.array([[1.0, -1.0]]), np.zeros(1))
-    before = layer.cached_weights(_positive_part)
-    layer.W = np.array([[-1.0, 2.0]])
-    after = layer.cached_weights(_positive_part)
-    np.testing.assert_array_equal(before, [[1.0, 0.0]])
-    np.testing.assert_array_equal(after, [[0.0, 2.0]])
+def test_layer_parameters_are_read_only_so_the_cache_cannot_go_stale():
+    W = np.array([[1.0, -1.0]])
+    layer = Dense(W, np.zeros(1))
+    np.testing.assert_array_equal(layer.cached_weights(_positive_part), [[1.0, 0.0]])
+    with pytest.raises(ValueError):
+        layer.W[0, 0] = -5.0  # in-place edits are refused ...
+    with pytest.raises(AttributeError):
+        layer.W = np.array([[-1.0, 2.0]])  # ... and so is rebinding: build a new Dense instead
+    W[0, 0] = -5.0  # the caller's array stays theirs: the layer holds a copy
+    assert layer.W[0, 0] == 1.0
+    np.testing.assert_array_equal(layer.cached_weights(_positive_part), [[1.0, 0.0]])
 
 
 def _net(*layers):

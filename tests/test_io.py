@@ -288,7 +288,9 @@ def _image_networks():
 
     grouped = conv(4, (2, 6, 5), 2, stride=2, padding=1, dilation=2, groups=2)        # -> (4, 3, 3)
     dense = mlp((3, 5, 4, 2), rng=1, negative_slope=0.1, relu_on_output=True)
-    dense.layers[0].W[0, 0] = -0.0                                                   # the sign of zero survives
+    W0 = dense.layers[0].W.copy()
+    W0[0, 0] = -0.0                                                                  # the sign of zero survives
+    dense = Network([Dense(W0, dense.layers[0].b)] + list(dense.layers[1:]))
     return {
         "mlp_leaky": dense,
         "grouped_dilated_maxpool": Network([grouped, ReLU(), MaxPool2d((4, 3, 3), 2, 1, padding=1),   # -> (4, 4, 4)

@@ -22,7 +22,7 @@ __all__ = ["torch_modules"]
 def _parameter(torch, module, name: str, array: np.ndarray) -> None:
     """Copy a float64 array into ``module.<name>`` (created float64 by the caller), bit for bit."""
     with torch.no_grad():
-        getattr(module, name).copy_(torch.from_numpy(np.ascontiguousarray(array, dtype=np.float64)))
+        getattr(module, name).copy_(torch.from_numpy(np.array(array, dtype=np.float64)))  # a writeable copy
 
 
 def _module(torch, layer):

@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["as_array", "as_batch", "is_exact", "check_index"]
+__all__ = ["as_array", "as_batch", "is_exact", "check_index", "frozen"]
 
 
 def is_exact(array: np.ndarray) -> bool:
@@ -98,3 +98,14 @@ def check_index(index, name: str, size: int) -> int:
     if not 0 <= int(index) < size:
         raise ValueError(f"{name}: index {index} out of range for size {size}")
     return int(index)
+
+
+def frozen(array: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``array``: layer parameters never change after construction.
+
+    Anything derived from them (e.g. the cached W^+ of a Dense layer) therefore stays valid; to change a weight, build
+    a new layer.  The caller's array is left writeable.
+    """
+    out = np.array(array, copy=True)
+    out.flags.writeable = False
+    return out

@@ -17,7 +17,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import as_array, is_exact
+from ._validation import as_array, frozen, is_exact
 
 __all__ = ["Conv2d", "Flatten", "WindowGeometry", "WindowedLayer"]
 
@@ -211,7 +211,7 @@ class Conv2d(WindowedLayer):
         if C_out % groups or shape[0] != C_in_g * groups:
             raise ValueError(f"W: shape {W.shape} with groups={groups} needs C_out divisible by groups and "
                              f"input_shape[0] = {C_in_g} * {groups}, got input_shape {shape}")
-        self.W, self.b, self.groups = W, b, groups
+        self.W, self.b, self.groups = frozen(W), frozen(b), groups  # read-only: build a new layer to change them
         self.geometry = WindowGeometry(shape, (kH, kW), stride, padding, dilation)
 
     # ------------------------------------------------------------------ shapes

@@ -21,7 +21,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._validation import as_array, is_exact
+from ._validation import as_array, frozen, is_exact
 
 __all__ = ["Dense", "ReLU", "LeakyReLU", "expand_pattern"]
 
@@ -51,8 +51,18 @@ class Dense:
             raise ValueError(f"b: expected shape ({W.shape[0]},) to match W of shape {W.shape}, got {b.shape}")
         if is_exact(W) != is_exact(b):
             raise ValueError(f"W and b must both be exact (object) or both float64, got {W.dtype} and {b.dtype}")
-        self.W = W
-        self.b = b
+        self._W = frozen(W)
+        self._b = frozen(b)
+
+    @property
+    def W(self) -> np.ndarray:
+        """Weights (d_out, d_in), read-only: build a new layer to change them."""
+        return self._W
+
+    @property
+    def b(self) -> np.ndarray:
+        """Biases (d_out,), read-only."""
+        return self._b
 
     @property
     def in_features(self) -> int:
@@ -83,19 +93,17 @@ class Dense:
         return self.W
 
     def cached_weights(self, h) -> np.ndarray:
-        """h(W) for an elementwise weight map h (e.g. w -> max(w, 0)), computed once per W and h; read-only.
+        """h(W) for an elementwise weight map h (e.g. w -> max(w, 0)), computed once per layer and h; read-only.
 
         Rules call it with a few module-level functions h (W^+, W^-, W^2), so the cache holds at most one array per
-        such h.  It is keyed on the array object ``self.W``: assigning a new W recomputes it, but editing W in place
-        after a rule has used it leaves the cached h(W) stale (build a new ``Dense`` instead).
+        such h.  W is read-only, so the cached h(W) cannot go stale.
         """
         cache = self.__dict__.setdefault("_cached_weights", {})
-        hit = cache.get(h)
-        if hit is None or hit[0] is not self.W:
-            M = np.array(h(self.W))  # an owned copy, so that the read-only flag cannot leak onto W itself
+        if h not in cache:
+            M = np.array(h(self.W))  # an owned copy
             M.flags.writeable = False
-            hit = cache[h] = (self.W, M)
-        return hit[1]
+            cache[h] = M
+        return cache[h]
 
     def bias_vector(self) -> np.ndarray:
         """The bias b, shape (d_out,)."""
