@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 import numpy as np
 
+from _common import cpu_model
 from dtd_ref import rules
 from dtd_ref.dtd import train_free_dtd
 from dtd_ref.io import from_torch
@@ -37,17 +37,6 @@ from dtd_ref.network import Network
 
 #: Relevance of dtd-ref and zennit must agree to this relative tolerance before anything is timed.
 AGREEMENT_RTOL = 1e-9
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def torch_lenet(seed: int):
@@ -120,7 +109,7 @@ def main() -> None:
 
     print(f"# LeNet-style z+ DTD, batch {args.batch}, median of {args.repeats} interleaved repeats")
     threads = {key: os.environ.get(key, "unset") for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-    print(f"# machine: nproc={os.cpu_count()}, cpu={_cpu_model()}, numpy {np.__version__}, torch {torch.__version__} "
+    print(f"# machine: nproc={os.cpu_count()}, cpu={cpu_model()}, numpy {np.__version__}, torch {torch.__version__} "
           f"(torch threads {torch.get_num_threads()}, {threads}), load average {os.getloadavg()[0]:.1f}")
     print(f"# dtd-ref vs zennit relevance: max relative difference {error:.1e}")
     base, torch_base = median["dtd-ref forward"], median["torch forward (float64)"]

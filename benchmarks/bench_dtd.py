@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 
@@ -41,7 +40,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+from _common import bare_forward, machine  # noqa: E402
 from dtd_ref import mlp, rules  # noqa: E402
+from dtd_ref.io import to_torch  # noqa: E402
 from dtd_ref.dtd import train_free_dtd  # noqa: E402
 
 WIDTHS = (784, 512, 512, 10)
@@ -61,27 +62,11 @@ def _zennit_rules():
     return zennit.rules
 
 
-def _torch_model(net):
-    import torch
-
-    modules = []
-    for layer in net.layers:
-        if layer.kind == "affine":
-            linear = torch.nn.Linear(layer.in_features, layer.out_features).double()
-            with torch.no_grad():
-                linear.weight.copy_(torch.from_numpy(layer.W))
-                linear.bias.copy_(torch.from_numpy(layer.b))
-            modules.append(linear)
-        else:
-            modules.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*modules)
-
-
 def _zennit_method(net, x, make_rule, output):
     """A callable running zennit's attribution (forward with hooks + modified backward) on x; rules stay registered."""
     import torch
 
-    model = _torch_model(net)
+    model = to_torch(net)
     for module in model:
         if isinstance(module, torch.nn.Linear):
             make_rule().register(module)
@@ -98,24 +83,10 @@ def _zennit_method(net, x, make_rule, output):
     return run
 
 
-def _bare_forward(net):
-    Ws = [(layer.W, layer.b) for layer in net.affine_layers]
-
-    def run(x):
-        a = x
-        for k, (W, b) in enumerate(Ws):
-            a = a @ W.T + b
-            if k < len(Ws) - 1:
-                a = np.maximum(a, 0.0)
-        return a
-
-    return run
-
-
 def _zplus_products(net, x):
     """The matrix products z+ cannot avoid, alone: the bare forward, then per layer a W+^T and s W+ (s of the same
     shape as the real one, drawn once).  What is left of the z+ time above this row is elementwise work."""
-    forward = _bare_forward(net)
+    forward = bare_forward(net)
     layers = [(np.maximum(layer.W, 0.0), layer.out_features) for layer in net.affine_layers]
     a = [x]
     for layer in net.affine_layers[:-1]:
@@ -131,19 +102,6 @@ def _zplus_products(net, x):
     return run
 
 
-def _machine() -> str:
-    model = "unknown cpu"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cpus ({model}), Python {platform.python_version()}, numpy {np.__version__}"
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
@@ -154,7 +112,7 @@ def main(argv=None) -> None:
     net = mlp(WIDTHS, rng=0)
     x = np.random.default_rng(1).uniform(0.0, 1.0, size=(args.batch, WIDTHS[0]))
     output = 0
-    bare = _bare_forward(net)
+    bare = bare_forward(net)
     methods = {
         "dtd-ref forward net(x)": lambda: net(x),
         "numpy bare forward": lambda: bare(x),
@@ -171,7 +129,7 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
         zplus = _zennit_method(net, x, lambda: zr.ZPlus(stabilizer=ZENNIT_STABILIZER, zero_params="bias"), output)
         epsilon = _zennit_method(net, x, lambda: zr.Epsilon(epsilon=1e-6), output)
-        model = _torch_model(net)
+        model = to_torch(net)
         xt = torch.from_numpy(x)
 
         def torch_forward():
@@ -196,7 +154,7 @@ def main(argv=None) -> None:
     best = {name: float(np.min(values)) * 1e3 for name, values in times.items()}
 
     print(f"# {' '.join(sys.argv)}")
-    print(f"# {_machine()}; widths {WIDTHS}, batch {args.batch}, float64, {args.repeats} interleaved rounds, "
+    print(f"# {machine()}; widths {WIDTHS}, batch {args.batch}, float64, {args.repeats} interleaved rounds, "
           f"{args.threads} BLAS thread(s); load average {os.getloadavg()[0]:.2f}")
     if zr is not None:
         import torch

@@ -11,36 +11,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 import numpy as np
 
+from _common import bare_forward, cpu_model
 from dtd_ref import mlp
 from dtd_ref.regions import region_of
 
 BUDGET = 1.5  # the ratio the issue allows
-
-
-def bare_forward(layers, X):
-    """The same forward pass in plain NumPy (no validation, no trace): t <- max(t W^T + b, 0)."""
-    t = X
-    for i, (W, b) in enumerate(layers):
-        t = t @ W.T + b
-        if i < len(layers) - 1:
-            t = np.maximum(t, 0.0)
-    return t
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
@@ -55,14 +34,14 @@ def main() -> None:
     region = region_of(net, rng.standard_normal(widths[0]))
     X = rng.standard_normal((args.points, widths[0]))
 
-    layers = [(layer.W, layer.b) for layer in net.affine_layers]
-    assert np.allclose(bare_forward(layers, X[:100]), net(X[:100]))
+    bare_numpy = bare_forward(net)
+    assert np.allclose(bare_numpy(X[:100]), net(X[:100]))
     region.contains(X)  # warm-up (builds the normalised rows once) and one forward
     net(X)
     forward, bare, member, strict = [], [], [], []
     for _ in range(args.repeats):
         tb = time.perf_counter()
-        bare_forward(layers, X)
+        bare_numpy(X)
         t0 = time.perf_counter()
         net(X)
         t1 = time.perf_counter()
@@ -77,7 +56,7 @@ def main() -> None:
     f, m, s, g = np.median(forward), np.median(member), np.median(strict), np.median(bare)
     print(f"network {'-'.join(map(str, widths))}, {args.points} points, {region.A.shape[0]} rows, "
           f"median of {args.repeats} interleaved repeats")
-    print(f"machine: {os.cpu_count()} cpus, {_cpu_model()}, numpy {np.__version__}")
+    print(f"machine: {os.cpu_count()} cpus, {cpu_model()}, numpy {np.__version__}")
     print(f"{'operation':<34}{'median ms':>12}{'/ net(X)':>10}{'/ bare':>10}")
     for name, t in [("forward pass net(X)", f), ("bare NumPy forward", g), ("contains(X) (closure)", m),
                     ("contains(X, closed=False)", s)]:
