@@ -8,15 +8,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dtd_ref import Dense, Network, ReLU, mlp, to_exact, to_fraction
+from dtd_ref import _reference_dtd as ref
 from dtd_ref import full_dtd as full_module
 from dtd_ref import rules
 from dtd_ref import strategies as dst
 from dtd_ref.dtd import train_free_dtd
-from dtd_ref.full_dtd import ConstantRoots, LineRoot, RegionRoot, estimate_points, full_dtd
+from dtd_ref.full_dtd import ConstantRoots, LineRoot, RegionRoot, _finders, estimate_points, full_dtd
 from dtd_ref.pooling import MaxPool2d
 from dtd_ref.regions import region_of
 from dtd_ref.testing import assert_conserves, assert_exact_equal
 
+F = Fraction
 EXACT_VS_FLOAT_RTOL = 1e-9  # float64 full DTD (LP roots to HiGHS tolerance, then projected) vs exact, relative
 
 
@@ -122,23 +124,24 @@ def test_region_roots_lie_in_the_region_and_conserve_up_to_missing(data):
         assert_conserves(e.relevance[k], e.relevance[k + 1], e.ledger[k]["missing"].sum(axis=1))
 
 
-@given(data=dst.data())
-def test_region_roots_below_a_max_pool_are_zeros_of_phi_in_the_region(data):
+@given(data=dst.data(), upper_bias=st.booleans())
+def test_region_roots_below_a_max_pool_are_zeros_of_phi_in_the_region(data, upper_bias):
     # Dense - ReLU - Dense - MaxPool - Dense: layer 0 is not closed by the pool, so RegionRoot may serve it, and its
     # region (sub-network from layer 0) includes the pool's rows "winner >= every element of its window".  The
     # region is taken on the side of the search direction (each layer's pattern_towards), not from z > 0 of the
-    # pool's inputs.  Nonzero weights and x off hinges and ties, as in the ReLU test above.  (Remainder and
-    # conservation are not asserted: a root that is also on a hinge or tie of the layer above can get the wrong
-    # one-sided gradient there, on ReLU networks too; see the clean-up report.)
+    # pool's inputs.  Nonzero weights and x off hinges and ties, as in the ReLU test above.  Without biases above
+    # layer 0 the roots 0 there are exact zeros in their region (positive homogeneity), so every remainder vanishes
+    # and relevance is conserved up to the missing roots, also when a layer-0 root lies on a tie of the pool.
     weights = st.sampled_from([-2, -1, 1, 2]).map(Fraction)
     biases = st.integers(-2, 2).map(Fraction)
+    upper = biases if upper_bias else st.just(Fraction(0))
 
     def array(shape, values):
         return np.array([data.draw(values) for _ in range(int(np.prod(shape)))], dtype=object).reshape(shape)
 
     net = Network([Dense(array((3, 2), weights), array(3, biases)), ReLU(),
-                   Dense(array((4, 3), weights), array(4, biases)), MaxPool2d((1, 2, 2), (1, 2)),
-                   Dense(array((1, 2), weights), array(1, biases))])
+                   Dense(array((4, 3), weights), array(4, upper)), MaxPool2d((1, 2, 2), (1, 2)),
+                   Dense(array((1, 2), weights), array(1, upper))])
     x = data.draw(dst.inputs(net, batch=1, denominator=4, exact=True).filter(
         lambda x: _no_zero_preactivation(net, x) and len(set(net.trace(x).z[1][0, :2])) == 2
         and len(set(net.trace(x).z[1][0, 2:])) == 2))
@@ -147,6 +150,83 @@ def test_region_roots_below_a_max_pool_are_zeros_of_phi_in_the_region(data):
     for j in np.nonzero(~e.missing[0][0])[0]:
         assert region.contains(e.roots[0][0, j], closed=True)
     assert all(v == 0 for v in e.ledger[0]["residual"].flat)   # exact zeros of phi_j
+    if not upper_bias:
+        for k in range(3):
+            assert all(v == 0 for v in e.ledger[k]["remainder"].flat)
+            assert_conserves(e.relevance[k], e.relevance[k + 1], e.ledger[k]["missing"].sum(axis=1))
+
+
+def _second_hinge_net():
+    """2-3-4-1 ReLU network (bias only on layer 0) with a layer-0 root of neuron 1 on a hinge of layer 1 (see below)."""
+    return to_exact(Network([Dense([[-2.0, 1.0], [-2.0, -2.0], [-2.0, -1.0]], [0.0, 2.0, 2.0]), ReLU(),
+                             Dense([[-2.0, -2.0, -2.0], [-2.0, -1.0, 2.0], [-2.0, -2.0, -2.0], [-2.0, -2.0, -2.0]],
+                                   np.zeros(4)), ReLU(),
+                             Dense([[-2.0, -2.0, -2.0, -2.0]], [0.0])]))
+
+
+def test_root_on_a_hinge_of_the_layer_above_takes_the_gradient_of_the_side_the_point_moves_to():
+    # Worked by hand.  x = (0, 3/4): z^0 = (3/4, 1/2, 5/4), a^1 = z^0, z^1 = (-5, 1/2, -5, -5), f(x) = -1.  Roots 0
+    # above (no biases there: exact zeros, and the segment (0, a] stays in a's region) give R^2 = (0, -1, 0, 0) and
+    # R^1 = grad (.) a^1 = (4, 2, -4) (.) a^1 = (3, 1, -5); near x, phi(a) = (4 z^0_0, 2 z^0_1, -4 z^0_2).
+    # Root of phi_1: (0, 1), where z^0 = (1, 0, 1) and z^1_1 = -2 + 0 + 2 = 0: on a hinge of layer 1.  Along
+    # x - root = (0, -1/4), dz^0 = (-1/4, 1/2, 1/4) and dz^1_1 = 1/2 - 1/2 + 1/2 = 1/2 > 0: on the segment unit 1 of
+    # layer 1 is active, phi_1 = 2 relu(-2 a_0 - 2 a_1 + 2), gradient (-4, -4), Taylor term (-4, -4).(0, -1/4) = 1 =
+    # phi_1(x).  (At layer 1's root 0 the direction a^1(root) - 0 = (1, 0, 1) leaves z^1_1 = 0 with dz = 0; only the
+    # direction a^1 moves in, (-1/4, 1/2, 1/4), decides: the bug took unit 1 inactive there, gradient 0, remainder 1.)
+    # Root of phi_0: (1/3, 2/3), z^0 = (0, 0, 2/3); along x - root = (-1/3, 1/12), dz^0 = (3/4, 1/2, 7/12) and
+    # z^1_1 = 4/3 - 5s/6 > 0 on s in [0, 1]: gradient 4 (-2, 1) = (-8, 4), Taylor term 8/3 + 1/3 = 3 = phi_0(x).
+    # Neuron 2: root x itself (phi_2 has no zero in x's region), so R^0 = (8/3, 1/3) + (0, 1) = (8/3, 4/3) and the
+    # residual -5 = phi_2(x) closes the ledger: 8/3 + 4/3 - 5 = -1 = sum R^1.
+    net = _second_hinge_net()
+    x = to_fraction(np.array([0.0, 0.75]))
+    input_roots = np.array([[F(1, 3), F(2, 3)], [F(0), F(1)], list(x)], dtype=object)
+    e = full_dtd(net, x, [ConstantRoots(input_roots), 0, 0], output=0)
+    assert_exact_equal(e.relevance[0], [F(8, 3), F(4, 3)])
+    assert_exact_equal(e.relevance[1], [3, 1, -5])
+    assert_exact_equal(e.ledger[0]["residual"], [0, 0, -5])
+    for k in range(3):
+        assert all(v == 0 for v in e.ledger[k]["remainder"].flat)
+    # The same with the roots found by LP (the reported reproducer): exact zeros in x's region or missing.
+    finders = [RegionRoot(), 0, 0]
+    e = full_dtd(net, x, finders, output=0)
+    assert_exact_equal(e.roots[0][1], [0, 1])
+    assert_exact_equal(ref.full_dtd_relevance(net, x[None], _finders(finders, net), output=0)[0], e.relevance[0])
+    for k in range(3):
+        assert all(v == 0 for v in e.ledger[k]["remainder"].flat)
+        assert_conserves(e.relevance[k], e.relevance[k + 1], e.ledger[k]["missing"].sum())
+
+
+def _integer_network(data, *, upper_bias: bool):
+    """Dense - ReLU - Dense - ReLU - Dense (optional output ReLU), weights in {-2, -1, 1, 2}, biases in [-2, 2].
+
+    Such coarse weights put roots on hinges of the layers above often (the degenerate cases of the test below).
+    ``upper_bias=False`` zeroes the biases above layer 0, so roots 0 there are exact zeros in their region.
+    """
+    weights = st.sampled_from([-2, -1, 1, 2]).map(F)
+    biases = st.integers(-2, 2).map(F)
+    widths = [2, data.draw(st.integers(1, 3)), data.draw(st.integers(1, 4)), 1]
+    layers = []
+    for k, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:])):
+        W = np.array([[data.draw(weights) for _ in range(d_in)] for _ in range(d_out)], dtype=object)
+        b = np.array([data.draw(biases) if k == 0 or upper_bias else F(0) for _ in range(d_out)], dtype=object)
+        layers += [Dense(W, b), ReLU()]
+    return Network(layers if data.draw(st.booleans()) else layers[:-1])
+
+
+@given(data=dst.data(), upper_bias=st.booleans())
+def test_exact_zero_roots_in_their_region_leave_no_remainder_on_degenerate_integer_networks(data, upper_bias):
+    # [SL22] section 2: conservation holds exactly when every root is an exact zero of phi_j in the region where
+    # phi_j is affine on [root, a].  Layer 0: RegionRoot (exact zeros in the closed region of x, or missing).  Above:
+    # root 0 without biases (positively homogeneous: the segment (0, a] stays in a's region), or RegionRoot(anchor=0)
+    # with biases.  The remainder must vanish even when a root lies on a hinge of an upper layer.
+    net = _integer_network(data, upper_bias=upper_bias)
+    x = data.draw(dst.inputs(net, batch=1, denominator=4, exact=True))
+    upper = RegionRoot(anchor=0) if upper_bias else ConstantRoots(0)
+    e = full_dtd(net, x, [RegionRoot(), upper, upper], output=0)
+    for k in range(3):
+        assert all(v == 0 for v in e.ledger[k]["residual"].flat)
+        assert all(v == 0 for v in e.ledger[k]["remainder"].flat)
+        assert_conserves(e.relevance[k], e.relevance[k + 1], e.ledger[k]["missing"].sum(axis=1))
 
 
 @given(data=dst.data(), rule=st.sampled_from([rules.W2(), rules.Z(), rules.Gamma(Fraction(1, 2))]))

@@ -111,6 +111,40 @@ def test_one_sided_pattern_at_a_max_pool_tie_follows_the_direction():
     assert_exact_equal(dy[:, 0], [1, 1, 0])
 
 
+# ------------------------------------------------------------------------------------------- stacks of directions
+LEX_BOUND = 3  # integer entries of z and of the directions lie in [-LEX_BOUND, LEX_BOUND]
+
+
+@pytest.mark.parametrize("activation", [ReLU(), LeakyReLU(F(1, 4)), MaxPool2d((1, 2, 3), (1, 2), 1)],
+                         ids=["relu", "leaky", "max_pool"])
+@given(data=dst.data(), m=st.integers(0, 3))
+def test_pattern_lex_is_the_pattern_of_a_polynomial_perturbation(activation, data, m):
+    # Definition: the pattern of z + e dz_1 + e^2 dz_2 + ... for small e > 0.  With integer entries |.| <= B every
+    # nonzero difference of two entries (of z, or of one direction) is at least 1 and at most 2B, and the tail
+    # e dz_1 + ... + e^m dz_m of a difference is below 2B e / (1 - e) < 1 for e = 1 / (4B + 4): so at that e the
+    # perturbed point's plain pattern (pattern_towards along 0: z > 0, first maximum) is the lexicographic one.
+    d = 6
+    ints = st.integers(-LEX_BOUND, LEX_BOUND).map(F)
+    z = np.array([[data.draw(ints) for _ in range(d)] for _ in range(2)], dtype=object)
+    dz = np.array([[[data.draw(ints) for _ in range(d)] for _ in range(m)] for _ in range(2)],
+                  dtype=object).reshape(2, m, d)
+    e = F(1, 4 * LEX_BOUND + 4)
+    perturbed = z + sum((e ** (i + 1) * dz[:, i] for i in range(m)), np.zeros_like(z))
+    expected = activation.pattern_towards(perturbed, perturbed * 0)
+    assert np.array_equal(_lines.pattern_lex(activation, z, dz), expected)
+    if m == 1:
+        assert np.array_equal(_lines.pattern_lex(activation, z, dz), activation.pattern_towards(z, dz[:, 0]))
+
+
+def test_lex_patterns_breaks_a_tie_of_the_first_direction_by_the_second():
+    # ramp: z = x_0 - 1.  At x = (1, 0) along U_1 = (0, 1) the unit stays on its hinge (dz = 0); U_2 = (-1, 0) then
+    # decides (inactive) and U_2 = (1, 0) too (active), by hand.  With U_1 alone the tie stays: inactive.
+    x = to_fraction(np.array([[1.0, 0.0]] * 3))
+    U = to_fraction(np.array([[[0.0, 1.0], [-1.0, 0.0]], [[0.0, 1.0], [1.0, 0.0]], [[0.0, 1.0], [0.0, 0.0]]]))
+    (pattern,) = _lines.lex_patterns(ramp().to_exact(), x, U)
+    assert pattern[:, 0].tolist() == [False, True, False]
+
+
 # ---------------------------------------------------------------------------------------------------- ray walks
 @pytest.mark.parametrize("start, direction, zero", [
     # y = |x| - 1/2 (worked by hand): from 1/4 towards -1 the walk crosses the tie at 0 and reaches y = 0 at -1/2;

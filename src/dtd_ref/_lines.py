@@ -7,6 +7,10 @@ piece?).  On a ray x(s) = x + s u, s >= 0, every pre-activation is continuous an
 ReLU unit is active on (0, eps) iff z > 0, or z = 0 and dz/ds > 0; a max-pool tie goes to the element with the
 largest dz/ds.  The current piece ends where the first of the layers' region rows closes.  On exact (Fraction) arrays
 nothing here uses a tolerance.
+
+Stacks of directions.  The full DTD evaluates gradients at a root r whose own point moves: the pattern it needs is the
+one on r + e (u_1 + e u_2 + e^2 u_3 + ...) for small e > 0, i.e. ties of u_1 broken by u_2, then u_3 (lexicographic,
+:func:`pattern_lex`, :func:`lex_patterns`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import numpy as np
 
 from .layers import ReLU
 
-__all__ = ["one_sided_trace", "ray_rows", "next_crossing", "first_zero_on_ray", "segment_is_affine"]
+__all__ = ["one_sided_trace", "pattern_lex", "lex_patterns", "ray_rows", "next_crossing", "first_zero_on_ray",
+           "segment_is_affine"]
 
 
 def one_sided_trace(net, x: np.ndarray, u: np.ndarray):
@@ -51,6 +56,58 @@ def one_sided_trace(net, x: np.ndarray, u: np.ndarray):
             layers.append((v, t, pattern))
             v, t = layer.apply_pattern(pattern, v), layer.apply_pattern(pattern, t)
     return layers, v, t
+
+
+def pattern_lex(activation, z: np.ndarray, dz: np.ndarray) -> np.ndarray:
+    """Pattern of an activation layer at z + e dz_1 + e^2 dz_2 + ... for small e > 0 (lexicographic tie-breaking).
+
+    Parameters
+    ----------
+    activation : ReLU, LeakyReLU or MaxPool2d
+    z : (n, d_m)
+        The layer input.
+    dz : (n, m, d_m)
+        m directions in order of priority (m = 0 allowed: the pattern at z itself, ties as ``pattern_towards(z, 0)``).
+
+    Returns
+    -------
+    bool (n, ``pattern width``)
+        ReLU family: unit k is active iff the first nonzero of (z_k, dz_1k, ..., dz_mk) is positive.  Max-pool: the
+        winner of a window maximises (z_i, dz_1i, ..., dz_mi) lexicographically (then the first in window order).
+        With m = 1 this is ``activation.pattern_towards(z, dz_1)``.
+    """
+    m = dz.shape[1]
+    if hasattr(activation, "slopes"):  # elementwise: the first nonzero entry decides
+        key = z
+        for i in range(m - 1):
+            key = np.where(np.asarray(key == 0, dtype=bool), dz[:, i], key)
+        return activation.pattern_towards(key, dz[:, m - 1] if m else z * 0)
+    gather = activation.geometry.gather  # (n, ..., d_m) -> (n, C, K, H_out, W_out)
+    cols = gather(z, fill=-np.inf)
+    best = np.asarray(cols == cols.max(axis=2, keepdims=True), dtype=bool)
+    for i in range(m):
+        key = np.where(best, gather(dz[:, i], fill=0), -np.inf)
+        best &= np.asarray(key == key.max(axis=2, keepdims=True), dtype=bool)
+    first = best.argmax(axis=2)  # (n, C, H_out, W_out)
+    return (first[..., None] == np.arange(cols.shape[2])).reshape(z.shape[0], -1)
+
+
+def lex_patterns(net, x: np.ndarray, U: np.ndarray) -> list:
+    """One-sided patterns of every activation layer at x + e U_1 + e^2 U_2 + ..., e -> 0+.
+
+    x : (n, d_in); U : (n, m, d_in) directions in order of priority.  Returns one bool pattern
+    (n, ``net.pattern_widths[l]``) per activation layer (:func:`pattern_lex`); with m = 1 these are the patterns of
+    ``one_sided_trace(net, x, U[:, 0])``.
+    """
+    v, t, patterns = x, U, []
+    for layer in net.layers:
+        if layer.kind == "affine":
+            v, t = layer.forward(v), layer.linear(t)
+        else:
+            pattern = pattern_lex(layer, v, t)
+            patterns.append(pattern)
+            v, t = layer.apply_pattern(pattern, v), layer.apply_pattern(pattern, t)
+    return patterns
 
 
 def ray_rows(net, layers):

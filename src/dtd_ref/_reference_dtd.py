@@ -179,14 +179,14 @@ class ReferenceEngine:
         W, b = self.layers[k].weight_matrix(), self.layers[k].bias_vector()
         d_out, d_in = W.shape
         v, t, D = [], [], []
-        for j in range(d_out):
+        for j in range(d_out):  # dq: (m, d_in) directions; ties go to the first nonzero of (z, dz_1, ..., dz_m)
             zj = sum((W[j, i] * q[i] for i in range(d_in)), 0) + b[j]
-            dzj = sum((W[j, i] * dq[i] for i in range(d_in)), 0)
+            dzj = [sum((W[j, i] * row[i] for i in range(d_in)), 0) for row in dq]
             slope = 1
             for activation in self.groups[k]:
-                on = zj > 0 or (zj == 0 and dzj > 0)
-                s = 1 if on else activation.negative_slope
-                zj, dzj, slope = s * zj, s * dzj, slope * s
+                first = next((value for value in [zj] + dzj if value != 0), 0)
+                s = 1 if first > 0 else activation.negative_slope
+                zj, dzj, slope = s * zj, [s * value for value in dzj], slope * s
             v.append(zj)
             t.append(dzj)
             D.append(slope)
@@ -195,7 +195,8 @@ class ReferenceEngine:
             J_up = [1 if j == self.output else 0 for j in range(d_out)]
         else:
             dtype = object if self.exact else float
-            R_up, J_up = self._relevance_point(k + 1, np.array(v, dtype=dtype), np.array(t, dtype=dtype))
+            t = np.array(t, dtype=dtype).reshape(d_out, len(dq)).T  # (m, d_{k+1})
+            R_up, J_up = self._relevance_point(k + 1, np.array(v, dtype=dtype), t)
         grads = [[J_up[j] * D[j] * W[j, i] for i in range(d_in)] for j in range(d_out)]
         return list(R_up), grads
 
@@ -215,7 +216,8 @@ class ReferenceEngine:
             if all(di == 0 for di in diff):
                 g = grad_p[j]
             else:
-                g = self._phi_point(k, root, np.array(diff, dtype=dtype))[1][j]
+                stack = np.array([diff] + [list(row) for row in dp], dtype=dtype)  # (1 + m, d_k): root -> p first
+                g = self._phi_point(k, root, stack)[1][j]
             for i in range(d_in):
                 R_k[i] = R_k[i] + g[i] * diff[i]
                 J_k[i] = J_k[i] + g[i]
@@ -226,5 +228,5 @@ def full_dtd_relevance(net, x, finders, *, output):
     """R^0 of the full DTD at each row of x (n, d), point by point; ``finders`` one per affine layer."""
     engine = ReferenceEngine(net, tuple(finders), output)
     dtype = object if net.exact else float
-    zero = np.zeros(x.shape[1], dtype=dtype)
-    return np.array([engine._relevance_point(0, row, zero)[0] for row in x], dtype=dtype)
+    still = np.zeros((1, x.shape[1]), dtype=dtype)  # the input does not move: one zero direction
+    return np.array([engine._relevance_point(0, row, still)[0] for row in x], dtype=dtype)

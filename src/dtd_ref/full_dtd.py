@@ -13,7 +13,10 @@ Evaluation.  ``R^k`` at a batch of points is computed together with its Jacobian
 dR^k_i / da_i = sum_j grad phi_j(x_root_j)_i, as long as the roots of layer k do not move with a (locally constant
 roots).  The gradient of phi_j at its root is the one-sided gradient on the piece of the segment [x_root_j, a] next to
 the root (a root on neuron j's own hinge gets the gradient of a's side, not ReLU'(0) = 0), obtained by evaluating
-R^{k+1} (and its Jacobian) at f_k(x_root_j) with every activation pattern broken towards f_k(a).  Root finders whose
+R^{k+1} (and its Jacobian) at f_k(x_root_j) with every activation pattern broken towards f_k(a).  A tie that direction
+leaves open (the root on a hinge or max-pool tie of an upper layer, the segment running along it) is broken by the
+direction a itself moves in, then the next one: patterns are lexicographic in a stack of directions
+(``_lines.pattern_lex``), because R^{k+1} is differentiated on the side its point moves to.  Root finders whose
 roots depend on the point (line searches, nearest roots) are allowed on layer 0 only: above it the Jacobian of
 R^{k} would need the derivative of the roots, which a piecewise-linear engine does not have.
 
@@ -36,6 +39,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._lines import pattern_lex
 from ._validation import as_batch, check_index
 from .dtd import Explanation, _strip, activations_after, output_relevance
 from .root_finders import ConstantRoots, LineRoot, RegionRoot
@@ -97,10 +101,11 @@ class _Engine:
         return np.zeros(shape, dtype=object) if self.exact else np.zeros(shape)
 
     def phi(self, k: int, Q: np.ndarray, dQ: np.ndarray, record=None):
-        """phi_j(Q) for every neuron j of layer k and its one-sided gradient along dQ.
+        """phi_j(Q) for every neuron j of layer k and its one-sided gradient along the direction stack dQ.
 
-        Q, dQ : (M, d_k) points and directions (patterns at z = 0 are broken towards dQ).
-        Returns values (M, d_{k+1}) and gradients (M, d_{k+1}, d_k).
+        Q : (M, d_k) points; dQ : (M, m, d_k) directions in order of priority: patterns are those of
+        Q + e dQ_1 + e^2 dQ_2 + ... for small e > 0 (``_lines.pattern_lex``), and the stack is carried up the layers
+        through the linearisation.  Returns values (M, d_{k+1}) and gradients (M, d_{k+1}, d_k).
         """
         self.budget.spend(Q.shape[0])
         layer = self.layers[k]
@@ -108,12 +113,13 @@ class _Engine:
         D = np.ones(v.shape, dtype=object) if self.exact else np.ones(v.shape)
         rows = None  # behind a max-pool: the neuron of layer k (the window's winner) under every unit
         for activation in self.groups[k]:
+            s = pattern_lex(activation, v, t)
             if not hasattr(activation, "slopes"):  # max-pool closing the group: winner takes all
-                win = activation.winners(activation.pattern_towards(v, t))
-                v, t, D = (np.take_along_axis(array, win, axis=1) for array in (v, t, D))
+                win = activation.winners(s)
+                v, D = (np.take_along_axis(array, win, axis=1) for array in (v, D))
+                t = np.take_along_axis(t, win[:, None, :], axis=2)
                 rows = win if rows is None else np.take_along_axis(rows, win, axis=1)
                 continue
-            s = activation.pattern_towards(v, t)
             v, t = activation.apply_pattern(s, v), activation.apply_pattern(s, t)
             slopes = activation.slopes(s)
             D = D * (np.asarray(slopes, dtype=object) if self.exact else slopes)
@@ -133,7 +139,13 @@ class _Engine:
         return self.layers[k].out_features if pool is None else pool.out_features
 
     def relevance(self, k: int, P: np.ndarray, dP: np.ndarray, record=None):
-        """R^k(P) (M, d_k) and the diagonal of its Jacobian (M, d_k); ``record`` collects the main chain."""
+        """R^k(P) (M, d_k) and the diagonal of its Jacobian (M, d_k); ``record`` collects the main chain.
+
+        dP : (M, m, d_k), the directions P moves in (see ``phi``).  The gradient at a root x_root_j is taken on the
+        piece of the segment [x_root_j, P + e dP_1 + ...] next to the root: the direction stack there is
+        (P - x_root_j, dP_1, ..., dP_m), so a tie of P - x_root_j (the root on a hinge of an upper layer, with the
+        segment along it) goes to the side P is moving to, the side on which R^k is differentiated.
+        """
         phiP, GP = self.phi(k, P, dP, record)
         roots, missing = self.finders[k].find(self, k, P, dP, phiP, GP)
         ok = ~missing
@@ -143,7 +155,8 @@ class _Engine:
         g, phi_root = GP.copy(), phiP.copy()
         if need.any():
             mi, ji = np.nonzero(need)
-            phiQ, GQ = self.phi(k, filled[mi, ji], diff[mi, ji])
+            stack = np.concatenate([diff[mi, ji][:, None, :], dP[mi]], axis=1)
+            phiQ, GQ = self.phi(k, filled[mi, ji], stack)
             rows = np.arange(mi.shape[0])
             g[mi, ji] = GQ[rows, ji]
             phi_root[mi, ji] = phiQ[rows, ji]
@@ -251,8 +264,8 @@ def full_dtd(net, x, roots, *, output: int) -> Explanation:
     trace = net.trace(x2)
     engine = _Engine(net, finders, output, _Budget(FULL_DTD_MAX_POINTS))
     record = {}
-    zero = engine.zeros(trace.x.shape)
-    engine.relevance(0, trace.x, zero, record)
+    # x does not move: a stack of one zero direction (an empty stack would be a zero-size array, which conv cannot map)
+    engine.relevance(0, trace.x, engine.zeros((trace.x.shape[0], 1, trace.x.shape[1])), record)
     relevance = tuple(record[k]["R"] for k in range(L)) + (output_relevance(trace, output),)
     ledger = tuple({"residual": record[k]["residual"], "remainder": record[k]["remainder"],
                     "missing": record[k]["missing_relevance"]} for k in range(L))

@@ -3,7 +3,8 @@
 A root finder chooses, for every point a (the input of affine layer k) and neuron j, a root x_root_j of
 phi_j(a) = R^{k+1}_j(f_k(a)).  It is called as ``finder.find(engine, k, P, dP, phiP, GP)`` with
 
-* P, dP : (M, d_k) points and the directions along which their activation patterns are broken (one-sided),
+* P (M, d_k) points and dP (M, m, d_k) the stack of directions along which their activation patterns are broken
+  (one-sided, lexicographic: the patterns of P + e dP_1 + e^2 dP_2 + ..., :func:`dtd_ref._lines.lex_patterns`),
 * phiP : (M, d_{k+1}) the values phi_j(P), GP : (M, d_{k+1}, d_k) their one-sided gradients,
 * ``engine.phi(k, Q, dQ)`` to evaluate phi (values and gradients) at other points,
 
@@ -26,7 +27,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._lines import one_sided_trace
+from ._lines import lex_patterns
 from ._validation import as_array, is_exact
 from .exact import to_fraction
 from .lp import INFEASIBLE, solve_lp
@@ -156,7 +157,7 @@ class LineRoot:
             pieces.append((m, j, lines, len(mids)))
             mids.extend(lines.midpoints)
             dirs.extend([q - p] * len(lines))
-        values, grads = engine.phi(k, np.array(mids), np.array(dirs))
+        values, grads = engine.phi(k, np.array(mids), np.array(dirs)[:, None, :])
         found = {}
         for m, j, lines, start in pieces:
             u = lines.q - lines.p
@@ -208,8 +209,7 @@ class RegionRoot:
 
     def find(self, engine, k, P, dP, phiP, GP):
         sub = engine.subnet(k)
-        layers, _, _ = one_sided_trace(sub, P, dP)
-        patterns = tuple(pattern for _, _, pattern in layers)
+        patterns = tuple(lex_patterns(sub, P, dP))
         rows = [act.region_rows(s, A, c) for act, s, (A, c) in
                 zip(sub.activation_layers, patterns, sub.preactivation_maps(patterns))]
         M, d_out, d_in = GP.shape
