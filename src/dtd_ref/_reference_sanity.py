@@ -10,6 +10,7 @@ import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
 from .exact import to_float
+from .sanity import ZERO_MAP_ATOL
 
 __all__ = ["spearman_rows", "cosine_rows", "sensitivity_n_correlation"]
 
@@ -28,12 +29,14 @@ def cosine_rows(R1, R2) -> np.ndarray:
     R1, R2 = to_float(np.asarray(R1)), to_float(np.asarray(R2))
     out = np.full(R1.shape[0], np.nan)
     for i in range(R1.shape[0]):
+        m1, m2 = max(abs(a) for a in R1[i]), max(abs(b) for b in R2[i])
+        if m1 <= ZERO_MAP_ATOL or m2 <= ZERO_MAP_ATOL:
+            continue  # a zero map: cosine undefined
+        u, w = [a / m1 for a in R1[i]], [b / m2 for b in R2[i]]  # scaled, so no square underflows
         dot = 0.0
-        for a, b in zip(R1[i], R2[i]):
+        for a, b in zip(u, w):
             dot += a * b
-        n1, n2 = np.sqrt(sum(a * a for a in R1[i])), np.sqrt(sum(b * b for b in R2[i]))
-        if n1 > 0 and n2 > 0:
-            out[i] = dot / (n1 * n2)
+        out[i] = min(1.0, max(-1.0, dot / (np.sqrt(sum(a * a for a in u)) * np.sqrt(sum(b * b for b in w)))))
     return out
 
 

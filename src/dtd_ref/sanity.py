@@ -41,7 +41,7 @@ __all__ = [
 
 Attribution = Callable[[Network, np.ndarray, int], np.ndarray]
 
-#: Rows whose norm is at most this are zero maps (cosine undefined).
+#: Rows whose largest |entry| is at most this are zero maps (cosine undefined).
 ZERO_MAP_ATOL = 1e-300
 #: A row whose spread about its mean is at most this times its norm is constant up to rounding (correlation
 #: undefined): sums of the same numbers in a different order differ in the last bits only.
@@ -92,7 +92,8 @@ def _pearson_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def cosine_rows(R1, R2) -> np.ndarray:
     """Cosine similarity of every row pair, shape (n,): <R1_i, R2_i> / (|R1_i| |R2_i|); NaN where a row is 0."""
     R1, R2 = _pair(R1, R2)
-    defined = (np.linalg.norm(R1, axis=1) > ZERO_MAP_ATOL) & (np.linalg.norm(R2, axis=1) > ZERO_MAP_ATOL)
+    # A map is zero when its largest entry is (a norm would square tiny entries into 0 and call them zero).
+    defined = (np.abs(R1).max(axis=1) > ZERO_MAP_ATOL) & (np.abs(R2).max(axis=1) > ZERO_MAP_ATOL)
     out = np.full(R1.shape[0], np.nan)
     # Rows are scaled to max |entry| = 1 first: tiny maps (|R| ~ 1e-161) would otherwise underflow in the squares.
     U1, U2 = (R[defined] / np.abs(R[defined]).max(axis=1, keepdims=True) for R in (R1, R2))
