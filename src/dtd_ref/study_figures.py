@@ -99,7 +99,8 @@ def _bar_figure(plt, result, path) -> str:
     ax.set_xticks(positions, labels, fontsize=7)
     ax.set_ylabel("%")
     ax.set_title("Input-layer roots outside their valid region")
-    ax.legend(fontsize=7)
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the axes: bars reach 100 %
     return _save(plt, fig, path)
 
 
