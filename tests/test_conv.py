@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from _conv_strategies import conv_configs, conv_from_config
 from hypothesis import given, strategies as st
 
 from dtd_ref import _reference_conv as ref
@@ -118,19 +119,9 @@ def test_maxpool_routines_match_loop_twins(name, routine, ties):
 
 
 # ---------------------------------------------------------------------------------------------------- properties
-@st.composite
-def conv_layers(draw):
-    """Valid Conv2d geometries with small shapes (the input is always at least one dilated kernel after padding)."""
-    groups = draw(st.integers(1, 2))
-    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
-    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
-    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    hw = tuple(draw(st.integers(max(1, dilation[i] * (k[i] - 1) + 1 - 2 * padding[i]), 6)) for i in range(2))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    return Conv2d(rng.normal(size=(c_out, c_in // groups) + k), rng.normal(size=c_out), input_shape=(c_in,) + hw,
-                  stride=stride, padding=padding, dilation=dilation, groups=groups)
+def conv_layers():
+    """Valid Conv2d layers with small shapes (see _conv_strategies.conv_configs)."""
+    return conv_configs(max_groups=2, max_hw=6).map(lambda cfg: conv_from_config(cfg, np.random.default_rng(cfg["seed"])))
 
 
 @given(conv_layers(), st.integers(0, 2**32 - 1))
