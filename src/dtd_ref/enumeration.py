@@ -106,7 +106,7 @@ class Enumeration:
 
     def locate(self, points) -> np.ndarray:
         """Index of the region whose pattern each point (n, d) has, int (n,); -1 if none has it."""
-        x, _ = self.net._batch(points, "points")
+        x, _ = self.net.check_input(points, "points")
         lookup = {row.tobytes(): i for i, row in enumerate(self.patterns)}
         return np.array([lookup.get(row.tobytes(), -1) for row in self.net.trace(x).pattern_vector], dtype=int)
 

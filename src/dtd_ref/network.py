@@ -138,7 +138,12 @@ class Network:
         return f"Network({', '.join(map(repr, self.layers))})"
 
     # ------------------------------------------------------------------ inputs
-    def _batch(self, x, name: str = "x") -> tuple[np.ndarray, bool]:
+    def check_input(self, x, name: str = "x") -> tuple[np.ndarray, bool]:
+        """Validate inputs of shape (n, d_in) or (d_in,) in this network's arithmetic; return (x2d, was_single).
+
+        An exact network converts float or integer inputs losslessly to Fractions; a float64 network refuses
+        Fractions.  Raises ValueError naming ``name`` for wrong shapes, dtypes or non-finite values.
+        """
         if self.exact:
             from .exact import _fractions
 
@@ -150,7 +155,7 @@ class Network:
 
     # ------------------------------------------------------------------ forward
     def __call__(self, x) -> np.ndarray:
-        x2, single = self._batch(x)
+        x2, single = self.check_input(x)
         out = x2
         for layer in self.layers:  # no Trace: patterns are not needed for the output
             out = layer.forward(out)
@@ -158,7 +163,7 @@ class Network:
 
     def trace(self, x) -> Trace:
         """Forward pass recording every layer's input and every activation pattern (always batched)."""
-        x2, _ = self._batch(x)
+        x2, _ = self.check_input(x)
         inputs, patterns, t = [], [], x2
         for layer in self.layers:
             inputs.append(t)
@@ -169,7 +174,7 @@ class Network:
 
     def activation_pattern(self, x) -> tuple:
         """Pattern of every activation layer, each bool (n, d_m) (or (d_m,) for a single input)."""
-        x2, single = self._batch(x)
+        x2, single = self.check_input(x)
         patterns = self.trace(x2).patterns
         return tuple(p[0] for p in patterns) if single else patterns
 
@@ -188,7 +193,7 @@ class Network:
 
     def forward_fixed(self, x, patterns) -> np.ndarray:
         """Evaluate the affine map A_s x + c_s of the region with the given patterns (n, d) -> (n, d_out)."""
-        t, _ = self._batch(x)
+        t, _ = self.check_input(x)
         patterns = self._check_patterns(patterns)
         m = 0
         for layer in self.layers:
@@ -244,7 +249,7 @@ class Network:
     # ------------------------------------------------------------------ derivatives
     def local_affine(self, x) -> tuple[np.ndarray, np.ndarray]:
         """(A, c) with f(z) = A z + c on the linear region of x: shapes (n, d_out, d_in), (n, d_out)."""
-        x2, single = self._batch(x)
+        x2, single = self.check_input(x)
         A, c = self.affine_for_pattern(self.trace(x2).patterns)
         if A.shape[0] != x2.shape[0]:   # no activation layer: one affine map (batch 1) serves every input
             A = np.repeat(A, x2.shape[0], axis=0)
@@ -253,7 +258,7 @@ class Network:
 
     def jacobian(self, x) -> np.ndarray:
         """Jacobian (n, d_out, d_in) (or (d_out, d_in)) on the region of x, with ReLU'(0) = 0."""
-        x2, single = self._batch(x)
+        x2, single = self.check_input(x)
         patterns = self.trace(x2).patterns
         eye = _identity(self.out_features, self.exact)
         J = self.backward_fixed(np.broadcast_to(eye, (x2.shape[0],) + eye.shape), patterns)
@@ -262,7 +267,7 @@ class Network:
     def gradient(self, x, output: int = 0) -> np.ndarray:
         """Gradient of f_output (n, d_in) (or (d_in,)), a masked product of weights."""
         output = check_index(output, "output", self.out_features)
-        x2, single = self._batch(x)
+        x2, single = self.check_input(x)
         patterns = self.trace(x2).patterns
         g = np.zeros((x2.shape[0], self.out_features), dtype=object if self.exact else float)
         g[:, output] = 1
@@ -271,7 +276,7 @@ class Network:
 
     def gradient_x_input(self, x, output: int = 0) -> np.ndarray:
         """Gradient x input, grad f_output(x) * x, shape of x."""
-        x2, single = self._batch(x)
+        x2, single = self.check_input(x)
         result = self.gradient(x2, output=output) * x2
         return result[0] if single else result
 

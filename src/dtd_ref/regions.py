@@ -419,7 +419,7 @@ def region_of(net, x) -> Region:
     pre-activation on the region ([SL22] linear regions; THEORY.md §1).  Rows may be redundant; see
     :meth:`Region.facets`.
     """
-    x2, single = net._batch(x)
+    x2, single = net.check_input(x)
     if not single:
         raise ValueError(f"x: expected a single point of shape ({net.in_features},); use regions_of for a batch, "
                          f"got {np.shape(x)}")
@@ -428,7 +428,7 @@ def region_of(net, x) -> Region:
 
 def regions_of(net, X) -> list:
     """Regions of a batch of points X (n, d), built with one batched pass; a list of n :class:`Region`."""
-    X2, _ = net._batch(X, "X")
+    X2, _ = net.check_input(X, "X")
     return _build(net, net.trace(X2).patterns, X2)
 
 
@@ -438,10 +438,10 @@ def same_region(net, x, points):
     x : (d,); points : (n, d) or (d,).  Returns bool (n,) or bool.  Patterns come from forward passes of ``net``
     (exact for exact networks; float64 otherwise, where points within rounding of a hinge may go either way).
     """
-    x2, single_x = net._batch(x, "x")
+    x2, single_x = net.check_input(x, "x")
     if not single_x:
         raise ValueError(f"x: expected a single point of shape ({net.in_features},), got {np.shape(x)}")
-    p2, single = net._batch(points, "points")
+    p2, single = net.check_input(points, "points")
     same = (net.trace(p2).pattern_vector == net.trace(x2).pattern_vector).all(axis=1)
     return bool(same[0]) if single else same
 

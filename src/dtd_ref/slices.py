@@ -114,7 +114,7 @@ class SliceRegions:
         points : (n, d) input points (normally on the plane; the pattern alone decides).  A point on a region
         boundary has the pattern of the boundary (ReLU'(0) = 0) and may match no polygon.
         """
-        x, _ = self.net._batch(points, "points")
+        x, _ = self.net.check_input(points, "points")
         lookup = {row.tobytes(): i for i, row in enumerate(self.patterns)}
         keys = self.net.trace(x).pattern_vector
         return np.array([lookup.get(row.tobytes(), -1) for row in keys], dtype=int)
