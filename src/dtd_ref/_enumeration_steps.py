@@ -15,6 +15,7 @@ import numpy as np
 
 from ._validation import as_array
 from .lp import OPTIMAL, UNBOUNDED, chebyshev_center, solve_lp
+from .regions import closure_rows
 
 __all__ = ["Domain", "domain_from_box", "domain_from_polytope", "unit_scales", "facets_and_vertices",
            "step_across", "interior_seed", "ZERO_ROW_RTOL", "HINGE_RTOL", "VERTEX_RTOL", "MIN_MARGIN_RTOL"]
@@ -139,21 +140,9 @@ class RegionGeometry:
                            "near-degenerate network)")
 
 
-def region_rows(net, patterns, n: int):
-    """Closure rows of a batch of regions: G (k, U, d), h (k, U) with G x <= h (layout of ``pattern_vector``)."""
-    G, h = [], []
-    for layer, pattern, (A_m, c_m) in zip(net.activation_layers, patterns, net.preactivation_maps(patterns)):
-        G_m, h_m = layer.region_rows(pattern, A_m, c_m)
-        G.append(G_m)
-        h.append(h_m)
-    if not G:  # no activation layer: no rows
-        return np.zeros((n, 0, net.in_features)), np.zeros((n, 0))
-    return np.concatenate(G, axis=1), np.concatenate(h, axis=1)
-
-
 def facets_and_vertices(net, patterns, seeds, domain: Domain, scales, stats: dict) -> list:
     """Qhull half-space intersection of every region of the batch with the domain; a list of RegionGeometry."""
-    G, h = region_rows(net, patterns, seeds.shape[0])
+    G, h = closure_rows(net, patterns, seeds.shape[0])
     norms = np.linalg.norm(G, axis=2)
     keep = norms > ZERO_ROW_RTOL * scales[None, :]
     out = []
@@ -289,7 +278,7 @@ def interior_seed(net, domain: Domain, scales) -> np.ndarray:
         line = line_regions(net, domain.centre - reach * g, domain.centre + reach * g)
         i = int(np.argmax(np.diff(line.t)))
         point = line.midpoints[i]
-        G, h = region_rows(net, net.trace(point[None, :]).patterns, 1)
+        G, h = closure_rows(net, net.trace(point[None, :]).patterns, 1)
         norms = np.linalg.norm(G[0], axis=1)
         keep = norms > ZERO_ROW_RTOL * scales  # constant rows (dead units) bound nothing
         if np.all((h[0, keep] - G[0, keep] @ point) / norms[keep] > MIN_MARGIN_RTOL * domain.diameter):

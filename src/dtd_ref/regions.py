@@ -26,11 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import as_batch, is_exact
-from .layers import ReLU
+from ._closure import _row_strict, closure_rows
 from .lp import OPTIMAL, chebyshev_center, solve_lp
 
 __all__ = [
-    "Region", "Witness", "region_of", "regions_of", "same_region",
+    "Region", "Witness", "region_of", "regions_of", "same_region", "closure_rows",
     "REGION_RTOL", "FACET_RTOL", "WITNESS_MAX_RADIUS",
 ]
 
@@ -370,42 +370,20 @@ class Region:
         return rows[alive]
 
 
-def _row_strict(layer, pattern) -> np.ndarray:
-    """Which rows of ``layer.region_rows`` hold strictly on the region itself (not only on its closure), bool (n, r).
-
-    A layer says so with ``region_row_strict(pattern)`` (max pooling: elements before the winner stay strictly
-    below it).  ReLU / LeakyReLU units are active iff z > 0, so the rows of active units are strict.
-    """
-    custom = getattr(layer, "region_row_strict", None)
-    if custom is not None:
-        return np.asarray(custom(pattern), dtype=bool)
-    if isinstance(layer, ReLU):
-        return pattern
-    raise ValueError(f"layers: {layer!r} gives region rows but not which of them are strict (region_row_strict)")
-
-
 def _build(net, patterns, x) -> list:
     """Regions for a batch of patterns (tuple of bool (n, d_m)); ``x`` (n, d) or None."""
-    maps = net.preactivation_maps(patterns)
-    rows_A, rows_b, units, strict = [], [], [], []
-    offset = 0
-    for m, (layer, pattern, (A_m, c_m)) in enumerate(zip(net.activation_layers, patterns, maps)):
-        G, h = layer.region_rows(pattern, A_m, c_m)
+    n = patterns[0].shape[0] if patterns else (1 if x is None else x.shape[0])
+    A, b = closure_rows(net, patterns, n)
+    units, strict, offset = [], [], 0
+    for m, (layer, pattern) in enumerate(zip(net.activation_layers, patterns)):
         row_units = getattr(layer, "region_row_units", None)
         unit = row_units(pattern) if row_units else np.broadcast_to(np.arange(pattern.shape[1]), pattern.shape)
-        assert G.shape[1] == unit.shape[1], "region_rows must give one row per entry of region_row_units"
-        rows_A.append(G)
-        rows_b.append(h)
         units.append(np.stack([np.full(unit.shape, m), unit, offset + unit], axis=-1))
         strict.append(_row_strict(layer, pattern))
         offset += pattern.shape[1]
-    n = patterns[0].shape[0] if patterns else (1 if x is None else x.shape[0])
-    d = net.in_features
-    dtype = object if net.exact else float
-    A = np.concatenate(rows_A, axis=1) if rows_A else np.zeros((n, 0, d), dtype=dtype)
-    b = np.concatenate(rows_b, axis=1) if rows_b else np.zeros((n, 0), dtype=dtype)
     U = np.concatenate(units, axis=1) if units else np.zeros((n, 0, 3), dtype=int)
     S = np.concatenate(strict, axis=1) if strict else np.zeros((n, 0), dtype=bool)
+    assert U.shape[1] == A.shape[1], "region_rows must give one row per entry of region_row_units"
     return [Region(net, tuple(p[i] for p in patterns), A[i], b[i], U[i, :, :2].astype(int), U[i, :, 2].astype(int),
                    S[i].astype(bool), None if x is None else x[i]) for i in range(n)]
 

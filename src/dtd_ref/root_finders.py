@@ -31,6 +31,7 @@ from ._lines import lex_patterns
 from ._validation import as_array, is_exact
 from .exact import to_fraction
 from .lp import INFEASIBLE, solve_lp
+from .regions import closure_rows
 from .slices import line_regions
 
 __all__ = ["ConstantRoots", "LineRoot", "RegionRoot", "LINE_SEARCH_MAX_DOUBLINGS", "LINE_ROOT_RTOL",
@@ -210,11 +211,8 @@ class RegionRoot:
     def find(self, engine, k, P, dP, phiP, GP):
         sub = engine.subnet(k)
         patterns = tuple(lex_patterns(sub, P, dP))
-        rows = [act.region_rows(s, A, c) for act, s, (A, c) in
-                zip(sub.activation_layers, patterns, sub.preactivation_maps(patterns))]
         M, d_out, d_in = GP.shape
-        A = np.concatenate([G for G, _ in rows], axis=1) if rows else np.zeros((M, 0, d_in), dtype=P.dtype)
-        b = np.concatenate([h for _, h in rows], axis=1) if rows else np.zeros((M, 0), dtype=P.dtype)
+        A, b = closure_rows(sub, patterns, M)
         roots = np.empty((M, d_out, d_in), dtype=object) if engine.exact else np.full((M, d_out, d_in), np.nan)
         missing = np.ones((M, d_out), dtype=bool)
         for m in range(M):
